@@ -1,0 +1,45 @@
+/** Metadata key set by `@BackgroundCapable()` on a route method or controller class. */
+export const BGRS_BACKGROUND_CAPABLE = 'bgrs:background-capable';
+
+/** Injection token of the resolved module options (`ResolvedBgrsOptions`). */
+export const BGRS_OPTIONS = Symbol('BGRS_OPTIONS');
+
+/** Injection token of the result store (see `BgrsResultStore`). */
+export const BGRS_RESULT_STORE = Symbol('BGRS_RESULT_STORE');
+
+/** Injection token of the TypeORM data source the module writes to. */
+export const BGRS_DATA_SOURCE = Symbol('BGRS_DATA_SOURCE');
+
+export const BGRS_DEFAULT_PATH = 'bgrs';
+
+/** Injection token of the lookup routes' prefix (an extra, fixed when the module is defined). */
+export const BGRS_PATH = Symbol('BGRS_PATH');
+
+/** Query values of `bgrs` that ask for a background run, and those that ask for none (SPEC §2). */
+export const BGRS_YES_VALUES = ['yes', '1', 'true'] as const;
+export const BGRS_NO_VALUES = ['no', '0', 'false', ''] as const;
+
+/** Status ids as seeded by the migration into `bgrs_statuses` (SPEC §3). */
+export enum BgrsStatusId {
+  Created = 1,
+  Queued = 2,
+  Processing = 3,
+  Finished = 4,
+  Failed = 5,
+  Cancelled = 6,
+}
+
+export const BGRS_STATUS_NAMES: Readonly<Record<BgrsStatusId, string>> = {
+  [BgrsStatusId.Created]: 'created',
+  [BgrsStatusId.Queued]: 'queued',
+  [BgrsStatusId.Processing]: 'processing',
+  [BgrsStatusId.Finished]: 'finished',
+  [BgrsStatusId.Failed]: 'failed',
+  [BgrsStatusId.Cancelled]: 'cancelled',
+};
+
+/** Column limits of the schema (SPEC §3), enforced before writing. */
+export const BGRS_NAME_MAX_LENGTH = 2048;
+export const BGRS_CONTENT_TYPE_MAX_LENGTH = 255;
+/** TEXT holds 65,535 bytes; longer details are cut on a character boundary. */
+export const BGRS_DETAILS_MAX_BYTES = 65_535;

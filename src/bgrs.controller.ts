@@ -1,0 +1,77 @@
+import { ConflictException, Controller, Get, GoneException, Inject, NotFoundException, Param, Res, StreamableFile, UseGuards } from '@nestjs/common';
+import { BGRS_DEFAULT_PATH, BGRS_OPTIONS, BGRS_RESULT_STORE, BgrsStatusId } from './bgrs.constants.js';
+import { BgrsAccessGuard } from './bgrs-access.guard.js';
+import type { ResolvedBgrsOptions } from './bgrs-options.interface.js';
+import { PlatformCapture } from './capture/platform-capture.js';
+import { BgrsRecordPresenter, type BgrsDetailView, type BgrsRequestView } from './bgrs-record.presenter.js';
+import { BgrsRequestRepository } from './bgrs-request.repository.js';
+import type { BgrsRequest } from './entities/bgrs-request.entity.js';
+import { ParseRidPipe } from './parse-rid.pipe.js';
+import type { BgrsResultStore } from './result-store/bgrs-result-store.interface.js';
+
+/** Statuses whose answer has no body, so no Content-Length either. */
+const BODILESS_STATUSES = new Set([204, 304]);
+
+/** The lookup endpoints of background requests (SPEC §4). The prefix is the module's `path` option. */
+@Controller(BGRS_DEFAULT_PATH)
+@UseGuards(BgrsAccessGuard)
+export class BgrsController {
+  private readonly presenter: BgrsRecordPresenter;
+
+  constructor(
+    private readonly repository: BgrsRequestRepository,
+    private readonly platform: PlatformCapture,
+    @Inject(BGRS_RESULT_STORE) private readonly store: BgrsResultStore,
+    @Inject(BGRS_OPTIONS) options: ResolvedBgrsOptions,
+  ) {
+    this.presenter = new BgrsRecordPresenter(options.timezone);
+  }
+
+  /** The record of a background request, joined with its status name. */
+  @Get(':rid')
+  async findOne(@Param('rid', ParseRidPipe) rid: string): Promise<BgrsRequestView[]> {
+    return [this.presenter.request(await this.findRequest(rid))];
+  }
+
+  /** Its progress messages, oldest first. */
+  @Get(':rid/details')
+  async findDetails(@Param('rid', ParseRidPipe) rid: string): Promise<BgrsDetailView[]> {
+    await this.findRequest(rid);
+    const details = await this.repository.findDetails(rid);
+    return details.map((detail) => this.presenter.detail(detail));
+  }
+
+  /** The original response, replayed: its status, Content-Type, headers and bytes, streamed from the store. */
+  @Get(':rid/result')
+  async findResult(
+    @Param('rid', ParseRidPipe) rid: string,
+    @Res({ passthrough: true }) response: unknown,
+  ): Promise<StreamableFile> {
+    const request = await this.findRequest(rid);
+    if (request.statusId !== BgrsStatusId.Finished || !request.result) {
+      const view = this.presenter.request(request);
+      throw new ConflictException({
+        statusCode: 409,
+        error: 'Conflict',
+        message: `The result is not available: the request is ${view.status_name} (${view.progress}%).`,
+        status_name: view.status_name,
+        progress: view.progress,
+      });
+    }
+    const stored = await this.store.open(request.result).catch(() => {
+      throw new GoneException(`The result of ${rid} is no longer stored.`);
+    });
+    const status = request.httpStatus ?? 200;
+    const headers = request.contentType ? { ...stored.headers, 'content-type': request.contentType } : stored.headers;
+    this.platform.get().replay(response, status, headers);
+    return new StreamableFile(stored.body, { length: BODILESS_STATUSES.has(status) ? undefined : stored.size });
+  }
+
+  private async findRequest(rid: string): Promise<BgrsRequest> {
+    const request = await this.repository.findOne(rid);
+    if (!request) {
+      throw new NotFoundException(`No background request ${rid}.`);
+    }
+    return request;
+  }
+}

@@ -1,0 +1,106 @@
+import {
+  BadRequestException,
+  Inject,
+  Injectable,
+  Logger,
+  ServiceUnavailableException,
+  type CallHandler,
+  type ExecutionContext,
+  type NestInterceptor,
+} from '@nestjs/common';
+import { HEADERS_METADATA } from '@nestjs/common/constants.js';
+import { Reflector } from '@nestjs/core';
+import { of, type Observable } from 'rxjs';
+import { BGRS_BACKGROUND_CAPABLE, BGRS_OPTIONS, BGRS_PATH, BgrsStatusId } from './bgrs.constants.js';
+import type { ResolvedBgrsOptions } from './bgrs-options.interface.js';
+import { BgrsRequestRepository } from './bgrs-request.repository.js';
+import { BgrsRunner } from './bgrs-runner.js';
+import { readBgrsTrigger, type BgrsTrigger } from './bgrs-trigger.js';
+import { BackgroundRun, backgroundRunStorage } from './background-run.js';
+import { PlatformCapture } from './capture/platform-capture.js';
+import { HandlerResult } from './handler-result.js';
+import { ProgressBuffer } from './progress-buffer.js';
+import { createRid } from './rid.js';
+
+const MAX_USER_ID = 0xffffffff;
+
+/**
+ * Turns a request that asks for it into a background request: the route's guards and pipes decide in the
+ * foreground, the record is written, the client gets `202 {"request": rid}`, and the handler goes on running.
+ */
+@Injectable()
+export class BgrsInterceptor implements NestInterceptor {
+  private readonly logger = new Logger('Bgrs');
+
+  constructor(
+    private readonly reflector: Reflector,
+    @Inject(BGRS_OPTIONS) private readonly options: ResolvedBgrsOptions,
+    @Inject(BGRS_PATH) private readonly path: string,
+    private readonly platform: PlatformCapture,
+    private readonly repository: BgrsRequestRepository,
+    private readonly runner: BgrsRunner,
+  ) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> | Promise<Observable<unknown>> {
+    if (context.getType() !== 'http') {
+      return next.handle();
+    }
+    const request = context.switchToHttp().getRequest();
+    const trigger = readBgrsTrigger(request.query, request.headers?.prefer);
+    if (!trigger.background) {
+      return next.handle();
+    }
+    const capable = this.reflector.getAllAndOverride<boolean>(BGRS_BACKGROUND_CAPABLE, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (!capable) {
+      throw new BadRequestException('This route cannot run in the background: send the request without bgrs.');
+    }
+    return this.accept(context, next, trigger);
+  }
+
+  private async accept(context: ExecutionContext, next: CallHandler, trigger: BgrsTrigger): Promise<Observable<unknown>> {
+    const request = context.switchToHttp().getRequest();
+    const response = context.switchToHttp().getResponse();
+    const rid = createRid();
+    const routeHeaders = (this.reflector.get<Array<{ name: string }>>(HEADERS_METADATA, context.getHandler()) ?? []).map(
+      (header) => header.name,
+    );
+    const snapshot = this.platform.get().snapshot(response, routeHeaders);
+    const run = new BackgroundRun(rid, new ProgressBuffer(rid, this.repository, this.options.progressIntervalMs));
+    // Bound here, so that the handler and all it calls see the run (ProgressReporter).
+    const result = new HandlerResult(backgroundRunStorage.run(run, () => next.handle()));
+
+    const arrived = await Promise.race([run.arrived.then(() => true), result.settled.then(() => false)]);
+    if (!arrived) {
+      // Refused by a pipe, or answered by an interceptor inside ours: the foreground answer stands.
+      return result.toObservable();
+    }
+    try {
+      await this.repository.insert({
+        rid,
+        userId: this.userIdOf(request),
+        name: request.originalUrl ?? request.url,
+        statusId: BgrsStatusId.Processing,
+        createdAt: new Date(),
+      });
+    } catch (error) {
+      run.refuse();
+      this.logger.error(`Background request not accepted: ${(error as Error).message}`);
+      throw new ServiceUnavailableException('The background request could not be recorded; try again later.');
+    }
+    this.platform.get().prepareEarlyAnswer(response, routeHeaders, {
+      'Content-Type': 'application/json; charset=utf-8',
+      Location: `/${this.path}/${rid}`,
+      ...(trigger.preferAsync ? { 'Preference-Applied': 'respond-async' } : {}),
+    });
+    void this.platform.get().whenSent(response).then(() => this.runner.run({ run, result, context, snapshot }));
+    return of({ request: rid });
+  }
+
+  private userIdOf(request: unknown): number | null {
+    const id = Number(this.options.userId(request) ?? Number.NaN);
+    return Number.isInteger(id) && id >= 0 && id <= MAX_USER_ID ? id : null;
+  }
+}

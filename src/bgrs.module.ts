@@ -1,0 +1,40 @@
+import { Module } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
+import { BGRS_OPTIONS, BGRS_RESULT_STORE } from './bgrs.constants.js';
+import { BgrsInterceptor } from './bgrs.interceptor.js';
+import { BGRS_MODULE_OPTIONS, ConfigurableBgrsModule } from './bgrs.module-definition.js';
+import { resolveBgrsOptions, type BgrsModuleOptions, type ResolvedBgrsOptions } from './bgrs-options.interface.js';
+import { BgrsRequestRepository } from './bgrs-request.repository.js';
+import { BgrsRunner } from './bgrs-runner.js';
+import { PlatformCapture } from './capture/platform-capture.js';
+import { OutcomeRenderer } from './outcome-renderer.js';
+import { ProgressReporter } from './progress-reporter.service.js';
+import { FileResultStore } from './result-store/file-result-store.js';
+
+/**
+ * Lets any route marked `@BackgroundCapable()` run in the background on `?bgrs=yes`, and serves the lookup
+ * endpoints. Import it once with `forRoot()` or `forRootAsync()`; it is global, so `ProgressReporter` can be
+ * injected anywhere.
+ */
+@Module({
+  providers: [
+    {
+      provide: BGRS_OPTIONS,
+      inject: [BGRS_MODULE_OPTIONS],
+      useFactory: (options: BgrsModuleOptions) => resolveBgrsOptions(options),
+    },
+    {
+      provide: BGRS_RESULT_STORE,
+      inject: [BGRS_OPTIONS],
+      useFactory: (options: ResolvedBgrsOptions) => new FileResultStore(options.resultDir),
+    },
+    { provide: APP_INTERCEPTOR, useClass: BgrsInterceptor },
+    BgrsRequestRepository,
+    BgrsRunner,
+    OutcomeRenderer,
+    PlatformCapture,
+    ProgressReporter,
+  ],
+  exports: [ProgressReporter, BGRS_RESULT_STORE],
+})
+export class BgrsModule extends ConfigurableBgrsModule {}

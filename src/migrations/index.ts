@@ -1,0 +1,6 @@
+import { CreateBgrsTables1764320000000 } from './1764320000000-create-bgrs-tables.js';
+
+export { CreateBgrsTables1764320000000 };
+
+/** The module's migrations, in order: add them to the host's DataSource `migrations` (and its CLI config). */
+export const bgrsMigrations = [CreateBgrsTables1764320000000];

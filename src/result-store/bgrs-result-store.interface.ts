@@ -1,0 +1,31 @@
+import type { Readable, Writable } from 'node:stream';
+
+/** Response headers kept with a result, beyond its Content-Type (e.g. Content-Disposition, custom headers). */
+export type BgrsResultHeaders = Record<string, string | string[]>;
+
+/** A result being written. Nothing of it is visible until `commit()` resolves. */
+export interface BgrsResultWriter {
+  /** Takes the body bytes; end it before committing. */
+  readonly body: Writable;
+  /** Puts the whole result in place atomically; resolves to its location (the `result` column). */
+  commit(contentType: string | null, headers: BgrsResultHeaders): Promise<string>;
+  /** Drops what was written. */
+  discard(): Promise<void>;
+}
+
+export interface BgrsStoredResult {
+  body: Readable;
+  size: number;
+  headers: BgrsResultHeaders;
+}
+
+/**
+ * Where results are kept. The default stores files in `resultDir`; provide `BGRS_RESULT_STORE` to keep them
+ * elsewhere (object storage, a shared volume).
+ */
+export interface BgrsResultStore {
+  /** Starts the result of a request; `rid` is validated. */
+  create(rid: string): BgrsResultWriter;
+  /** Opens a committed result for streaming; `location` is what `commit()` returned. */
+  open(location: string): Promise<BgrsStoredResult>;
+}

@@ -1,0 +1,60 @@
+import type { OnModuleInit } from '@nestjs/common';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { finished } from 'node:stream/promises';
+import { isRid } from '../rid.js';
+import type { BgrsResultHeaders, BgrsResultStore, BgrsResultWriter, BgrsStoredResult } from './bgrs-result-store.interface.js';
+import { resultExtension } from './result-extension.js';
+
+/** Headers kept beside a result file, when there are any. */
+function headersFile(location: string): string {
+  return `${location}.headers.json`;
+}
+
+/**
+ * Keeps results as files in one folder: `keep1m.bgrs.<rid>.result.<ext>`. A result is written under a temporary
+ * name and renamed into place, so a reader never sees half of one.
+ */
+export class FileResultStore implements BgrsResultStore, OnModuleInit {
+  constructor(private readonly directory: string) {}
+
+  async onModuleInit(): Promise<void> {
+    await mkdir(this.directory, { recursive: true });
+  }
+
+  create(rid: string): BgrsResultWriter {
+    if (!isRid(rid)) {
+      throw new Error(`Not a request id: ${JSON.stringify(rid)}`);
+    }
+    const base = join(this.directory, `keep1m.bgrs.${rid}.result`);
+    const temporary = `${base}.partial`;
+    const body = createWriteStream(temporary);
+    return {
+      body,
+      commit: async (contentType, headers) => {
+        await finished(body);
+        const location = `${base}.${resultExtension(contentType)}`;
+        if (Object.keys(headers).length > 0) {
+          await writeFile(`${temporary}.headers`, JSON.stringify(headers));
+          await rename(`${temporary}.headers`, headersFile(location));
+        }
+        await rename(temporary, location);
+        return location;
+      },
+      discard: async () => {
+        body.destroy();
+        await rm(temporary, { force: true });
+      },
+    };
+  }
+
+  async open(location: string): Promise<BgrsStoredResult> {
+    const { size } = await stat(location);
+    const headers = await readFile(headersFile(location), 'utf8').then(
+      (text) => JSON.parse(text) as BgrsResultHeaders,
+      () => ({}),
+    );
+    return { body: createReadStream(location), size, headers };
+  }
+}
