@@ -15,6 +15,23 @@ export interface BgrsModuleOptions {
    * called any number of times in between; the last value always lands. Default 500.
    */
   progressIntervalMs?: number;
+  /**
+   * How long a running request's lease lasts (ms). Its instance renews it every third of that; when an instance
+   * dies, another one (or the same one restarted) fails its requests once the lease is over. Default 30000.
+   */
+  leaseMs?: number;
+  /** On `app.close()`, how long running requests may still take to finish (ms). Default 30000. */
+  shutdownGraceMs?: number;
+  /** Background requests run at once by this instance; further ones wait as `queued`. Default 32. */
+  maxConcurrent?: number;
+  /** Requests that may wait as `queued`; beyond that new ones get `503` with `Retry-After`. Default 1000. */
+  maxQueued?: number;
+  /** Days a request, its details and its result are kept. Default 30. */
+  retentionDays?: number;
+  /** How often the retention sweep runs (ms). Default 3600000 (hourly). */
+  retentionSweepMs?: number;
+  /** Only the user who made a request may look it up (others get `404`). Default false. */
+  ownerOnly?: boolean;
 }
 
 /** Options fixed when the module is defined, for `forRoot()` and `forRootAsync()` alike. */
@@ -28,6 +45,14 @@ export interface BgrsModuleExtras {
 /** The options with their defaults filled in, as the module's providers see them. */
 export type ResolvedBgrsOptions = Required<BgrsModuleOptions>;
 
+const MAX_USER_ID = 0xffffffff;
+
+/** The caller's id as `user_id` holds it (INT UNSIGNED), or null. */
+export function callerIdOf(options: ResolvedBgrsOptions, request: unknown): number | null {
+  const id = Number(options.userId(request) ?? Number.NaN);
+  return Number.isInteger(id) && id >= 0 && id <= MAX_USER_ID ? id : null;
+}
+
 export function resolveBgrsOptions(options: BgrsModuleOptions): ResolvedBgrsOptions {
   return {
     resultDir: 'media',
@@ -35,6 +60,13 @@ export function resolveBgrsOptions(options: BgrsModuleOptions): ResolvedBgrsOpti
     timezone: 'Z',
     guards: [],
     progressIntervalMs: 500,
+    leaseMs: 30_000,
+    shutdownGraceMs: 30_000,
+    maxConcurrent: 32,
+    maxQueued: 1000,
+    retentionDays: 30,
+    retentionSweepMs: 3_600_000,
+    ownerOnly: false,
     ...Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)),
   };
 }

@@ -1,7 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource, In, type Repository } from 'typeorm';
+import { DataSource, In, LessThan, Not, type Repository } from 'typeorm';
 import { BGRS_DATA_SOURCE, BGRS_NAME_MAX_LENGTH, BgrsStatusId } from './bgrs.constants.js';
 import { BgrsDetail } from './entities/bgrs-detail.entity.js';
+import { BgrsInstance } from './entities/bgrs-instance.entity.js';
+import { BgrsLease } from './entities/bgrs-lease.entity.js';
 import { BgrsRequest } from './entities/bgrs-request.entity.js';
 
 /** DATETIME keeps whole seconds; MySQL would round the milliseconds rather than drop them. */
@@ -13,8 +15,10 @@ export interface NewBgrsRequest {
   rid: string;
   userId: number | null;
   name: string;
-  statusId: BgrsStatusId;
+  statusId: BgrsStatusId.Processing | BgrsStatusId.Queued;
   createdAt: Date;
+  /** The instance that runs it, which holds its lease. */
+  instanceId: string;
 }
 
 export interface BgrsOutcomeRecord {
@@ -30,7 +34,12 @@ export interface NewBgrsDetail {
   details: string;
 }
 
-/** States in which a request still runs, so that late progress never overwrites an end state. */
+export interface ExpiredBgrsRequest {
+  rid: string;
+  result: string | null;
+}
+
+/** States in which a request has not ended. */
 const RUNNING = [BgrsStatusId.Created, BgrsStatusId.Queued, BgrsStatusId.Processing];
 
 /** Every read and write of the module's tables; parameters only, never SQL built from input. */
@@ -38,21 +47,33 @@ const RUNNING = [BgrsStatusId.Created, BgrsStatusId.Queued, BgrsStatusId.Process
 export class BgrsRequestRepository {
   private readonly requests: Repository<BgrsRequest>;
   private readonly details: Repository<BgrsDetail>;
+  private readonly instances: Repository<BgrsInstance>;
+  private readonly leases: Repository<BgrsLease>;
 
-  constructor(@Inject(BGRS_DATA_SOURCE) dataSource: DataSource) {
+  constructor(@Inject(BGRS_DATA_SOURCE) private readonly dataSource: DataSource) {
     this.requests = dataSource.getRepository(BgrsRequest);
     this.details = dataSource.getRepository(BgrsDetail);
+    this.instances = dataSource.getRepository(BgrsInstance);
+    this.leases = dataSource.getRepository(BgrsLease);
   }
 
+  /** Records an accepted request together with its lease: both land, or neither. */
   async insert(request: NewBgrsRequest): Promise<void> {
-    await this.requests.insert({
-      rid: request.rid,
-      userId: request.userId,
-      name: request.name.slice(0, BGRS_NAME_MAX_LENGTH),
-      statusId: request.statusId,
-      createdDt: toSecond(request.createdAt),
-      progress: '0.00',
+    await this.dataSource.transaction(async (manager) => {
+      await manager.insert(BgrsRequest, {
+        rid: request.rid,
+        userId: request.userId,
+        name: request.name.slice(0, BGRS_NAME_MAX_LENGTH),
+        statusId: request.statusId,
+        createdDt: toSecond(request.createdAt),
+        progress: '0.00',
+      });
+      await manager.insert(BgrsLease, { rid: request.rid, instanceId: request.instanceId });
     });
+  }
+
+  async markProcessing(rid: string): Promise<void> {
+    await this.requests.update({ rid, statusId: BgrsStatusId.Queued }, { statusId: BgrsStatusId.Processing });
   }
 
   async saveProgress(rid: string, percent: number): Promise<void> {
@@ -65,9 +86,13 @@ export class BgrsRequestRepository {
     }
   }
 
+  /**
+   * Records the outcome. It also overrides `failed`: a live instance cut off from the database may see its lease
+   * taken for dead, and its real outcome is the better answer. A cancellation stands.
+   */
   async finish(rid: string, outcome: BgrsOutcomeRecord): Promise<void> {
     await this.requests.update(
-      { rid },
+      { rid, statusId: Not(BgrsStatusId.Cancelled) },
       {
         statusId: BgrsStatusId.Finished,
         progress: '100.00',
@@ -77,11 +102,85 @@ export class BgrsRequestRepository {
         result: outcome.result,
       },
     );
+    await this.leases.delete({ rid });
   }
 
-  async fail(rid: string, reason: string, at = new Date()): Promise<void> {
-    await this.requests.update({ rid, statusId: In(RUNNING) }, { statusId: BgrsStatusId.Failed, finishedDt: toSecond(at) });
-    await this.addDetails([{ rid, at, details: reason }]);
+  /** Ends a request that has not ended as `failed`, with a details row saying why; false if it had ended. */
+  async fail(rid: string, reason: string, at = new Date()): Promise<boolean> {
+    const ended = await this.end(rid, BgrsStatusId.Failed, at);
+    if (ended) {
+      await this.addDetails([{ rid, at, details: reason }]);
+    }
+    await this.leases.delete({ rid });
+    return ended;
+  }
+
+  /** Ends a request that has not ended as `cancelled`; false if it had ended. */
+  async cancel(rid: string, at = new Date()): Promise<boolean> {
+    return this.end(rid, BgrsStatusId.Cancelled, at);
+  }
+
+  async releaseLease(rid: string): Promise<void> {
+    await this.leases.delete({ rid });
+  }
+
+  /** Which of `rids` have been cancelled, by any instance. */
+  async findCancelled(rids: string[]): Promise<string[]> {
+    if (rids.length === 0) {
+      return [];
+    }
+    const rows = await this.requests.find({
+      select: { rid: true },
+      where: { rid: In(rids), statusId: BgrsStatusId.Cancelled },
+    });
+    return rows.map((row) => row.rid);
+  }
+
+  async heartbeat(instanceId: string, expiresAt: number): Promise<void> {
+    await this.instances.upsert({ id: instanceId, expiresAt: String(expiresAt) }, ['id']);
+  }
+
+  async removeInstance(instanceId: string): Promise<void> {
+    await this.instances.delete({ id: instanceId });
+  }
+
+  /** Requests leased by instances other than `instanceId` that are gone or whose heartbeat is older than `now`. */
+  async findAbandoned(instanceId: string, now: number): Promise<string[]> {
+    const rows: Array<{ rid: string }> = await this.leases
+      .createQueryBuilder('lease')
+      .leftJoin(BgrsInstance, 'instance', 'instance.id = lease.instance_id')
+      .select('lease.rid', 'rid')
+      .where('lease.instance_id <> :instanceId', { instanceId })
+      .andWhere('(instance.id IS NULL OR instance.expires_at < :now)', { now })
+      .getRawMany();
+    return rows.map((row) => row.rid);
+  }
+
+  /** Forgets instances that are dead and hold no lease any more. */
+  async removeDeadInstances(now: number): Promise<void> {
+    await this.instances
+      .createQueryBuilder()
+      .delete()
+      .where('expires_at < :now', { now })
+      .andWhere('id NOT IN (SELECT DISTINCT instance_id FROM bgrs_leases)')
+      .execute();
+  }
+
+  /** Ended requests created before `before`, oldest first. */
+  async findExpired(before: Date, limit: number): Promise<ExpiredBgrsRequest[]> {
+    return this.requests.find({
+      select: { rid: true, result: true },
+      where: { createdDt: LessThan(toSecond(before)), statusId: Not(In(RUNNING)) },
+      order: { id: 'ASC' },
+      take: limit,
+    });
+  }
+
+  /** Deletes requests; their details and leases go with them (foreign keys cascade). */
+  async deleteRequests(rids: string[]): Promise<void> {
+    if (rids.length > 0) {
+      await this.requests.delete({ rid: In(rids) });
+    }
   }
 
   findOne(rid: string): Promise<BgrsRequest | null> {
@@ -90,5 +189,13 @@ export class BgrsRequestRepository {
 
   findDetails(rid: string): Promise<BgrsDetail[]> {
     return this.details.find({ where: { rid }, order: { id: 'ASC' } });
+  }
+
+  private async end(rid: string, statusId: BgrsStatusId, at: Date): Promise<boolean> {
+    const { affected } = await this.requests.update(
+      { rid, statusId: In(RUNNING) },
+      { statusId, finishedDt: toSecond(at) },
+    );
+    return (affected ?? 0) > 0;
   }
 }

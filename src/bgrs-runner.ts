@@ -1,12 +1,17 @@
 import { Inject, Injectable, Logger, type ExecutionContext } from '@nestjs/common';
-import { BGRS_RESULT_STORE } from './bgrs.constants.js';
+import type { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BGRS_OPTIONS, BGRS_RESULT_STORE, BgrsStatusId } from './bgrs.constants.js';
+import type { ResolvedBgrsOptions } from './bgrs-options.interface.js';
 import { BgrsRequestRepository } from './bgrs-request.repository.js';
 import type { BackgroundRun } from './background-run.js';
 import { PlatformCapture } from './capture/platform-capture.js';
-import type { ResponseSnapshot } from './capture/response-recorder.js';
-import type { HandlerResult } from './handler-result.js';
+import type { ResponseRecorder, ResponseSnapshot } from './capture/response-recorder.js';
+import { HandlerCancelledError, type HandlerResult } from './handler-result.js';
 import { OutcomeRenderer } from './outcome-renderer.js';
 import type { BgrsResultStore } from './result-store/bgrs-result-store.interface.js';
+import { retryWithBackoff } from './retry.js';
+import { createRid } from './rid.js';
 
 /** An accepted request, handed over once its early answer is out. */
 export interface AcceptedRequest {
@@ -16,52 +21,235 @@ export interface AcceptedRequest {
   snapshot: ResponseSnapshot;
 }
 
+/** A place taken by a request that passed its guards and pipes, before it is recorded. */
+export interface RunTicket {
+  readonly status: BgrsStatusId.Processing | BgrsStatusId.Queued;
+}
+
+interface Ticket extends RunTicket {
+  accepted?: AcceptedRequest;
+  /** Holds a run slot: it runs as soon as it is accepted. */
+  hasSlot: boolean;
+  running?: Promise<void>;
+  /** Why it was stopped before its end, if it was. */
+  stopReason?: 'cancelled' | 'shutdown';
+}
+
+const INTERRUPTED = 'interrupted by shutdown';
+
 /**
- * Runs accepted requests to their end in this process: lets the held handler go, records the response it produces
- * into the result store, and writes the final state. The seam for a runner that hands requests to a queue instead.
+ * Runs accepted requests to their end in this process: at most `maxConcurrent` at once, the others queued in
+ * order. It lets each held handler go, records the response it produces into the result store, and writes the
+ * final state, retried until it lands. The seam for a runner that hands requests to a queue instead.
  */
 @Injectable()
 export class BgrsRunner {
+  /** This process, as the holder of leases. */
+  readonly instanceId = createRid();
   private readonly logger = new Logger('Bgrs');
+  private readonly tickets = new Map<string, Ticket>();
+  private readonly queue: Ticket[] = [];
+  private slotsInUse = 0;
+  private draining = false;
+  /** Aborted when the app is gone: final writes stop retrying then. */
+  private readonly lifetime = new AbortController();
 
   constructor(
     private readonly repository: BgrsRequestRepository,
     private readonly renderer: OutcomeRenderer,
-    @Inject(BGRS_RESULT_STORE) private readonly store: BgrsResultStore,
     private readonly platform: PlatformCapture,
+    @Inject(BGRS_RESULT_STORE) private readonly store: BgrsResultStore,
+    @Inject(BGRS_OPTIONS) private readonly options: ResolvedBgrsOptions,
   ) {}
 
-  async run({ run, result, context, snapshot }: AcceptedRequest): Promise<void> {
-    const response = context.switchToHttp().getResponse();
-    const writer = this.store.create(run.rid);
-    const recorder = this.platform.get().record(response, snapshot, writer.body);
-    run.open();
-    try {
-      try {
-        const value = await result.outcome();
-        if (!this.renderer.handlesResponse(context)) {
-          await this.renderer.renderValue(value, response, recorder);
-        }
-      } catch (error) {
-        this.renderer.renderError(error, context, run.controller!);
+  /** False once the app is shutting down. */
+  get accepting(): boolean {
+    return !this.draining;
+  }
+
+  /** The requests this instance holds, running or queued. */
+  get rids(): string[] {
+    return [...this.tickets.keys()];
+  }
+
+  /** Takes a run slot, or a place in the queue; undefined when both are full or the app is shutting down. */
+  reserve(): RunTicket | undefined {
+    if (this.draining) {
+      return undefined;
+    }
+    if (this.slotsInUse < this.options.maxConcurrent) {
+      this.slotsInUse++;
+      return { status: BgrsStatusId.Processing, hasSlot: true } as Ticket;
+    }
+    if (this.queue.length < this.options.maxQueued) {
+      const ticket: Ticket = { status: BgrsStatusId.Queued, hasSlot: false };
+      this.queue.push(ticket);
+      return ticket;
+    }
+    return undefined;
+  }
+
+  /** Gives a place back: the request could not be recorded. */
+  withdraw(ticket: RunTicket): void {
+    this.release(ticket as Ticket);
+  }
+
+  /** Starts an accepted request, or keeps it waiting for a slot. */
+  start(reserved: RunTicket, accepted: AcceptedRequest): void {
+    const ticket = reserved as Ticket;
+    ticket.accepted = accepted;
+    this.tickets.set(accepted.run.rid, ticket);
+    if (this.draining) {
+      void this.stopQueued(ticket, 'shutdown');
+    } else if (ticket.hasSlot) {
+      ticket.running = this.execute(ticket, accepted);
+    }
+  }
+
+  /** Stops a request this instance holds (its status is written by whoever cancelled it); false if not held here. */
+  cancel(rid: string): boolean {
+    const ticket = this.tickets.get(rid);
+    if (!ticket) {
+      return false;
+    }
+    this.stop(ticket, 'cancelled');
+    return true;
+  }
+
+  /**
+   * Shutdown: no new requests; queued ones fail at once, running ones get `shutdownGraceMs` to end, the rest are
+   * stopped and fail as "interrupted by shutdown".
+   */
+  async drain(): Promise<void> {
+    this.draining = true;
+    await Promise.all(this.queue.splice(0).map((ticket) => this.stopQueued(ticket, 'shutdown')));
+    const running = () => [...this.tickets.values()].flatMap((ticket) => (ticket.running ? [ticket.running] : []));
+    await Promise.race([Promise.all(running()), sleep(this.options.shutdownGraceMs)]);
+    for (const ticket of this.tickets.values()) {
+      this.stop(ticket, 'shutdown');
+    }
+    await Promise.race([Promise.all(running()), sleep(Math.min(this.options.shutdownGraceMs, 5000))]);
+    this.lifetime.abort();
+  }
+
+  private stop(ticket: Ticket, reason: 'cancelled' | 'shutdown'): void {
+    if (!ticket.accepted || ticket.stopReason) {
+      return;
+    }
+    ticket.stopReason = reason;
+    ticket.accepted.run.abortController.abort(new Error(reason === 'shutdown' ? INTERRUPTED : 'cancelled'));
+    if (ticket.running) {
+      ticket.accepted.result.cancel();
+    } else {
+      void this.stopQueued(ticket, reason);
+    }
+  }
+
+  /** Ends a request whose handler never ran. */
+  private async stopQueued(ticket: Ticket, reason: 'cancelled' | 'shutdown'): Promise<void> {
+    this.release(ticket);
+    if (!ticket.accepted) {
+      return;
+    }
+    const { run } = ticket.accepted;
+    this.tickets.delete(run.rid);
+    run.refuse();
+    await this.writeEnd(run.rid, reason);
+  }
+
+  private release(ticket: Ticket): void {
+    if (ticket.hasSlot) {
+      ticket.hasSlot = false;
+      this.slotsInUse--;
+      this.promote();
+    } else {
+      const index = this.queue.indexOf(ticket);
+      if (index >= 0) {
+        this.queue.splice(index, 1);
       }
-      await recorder.done;
+    }
+  }
+
+  /** Gives free slots to the oldest queued requests. */
+  private promote(): void {
+    while (!this.draining && this.slotsInUse < this.options.maxConcurrent && this.queue.length > 0) {
+      const ticket = this.queue.shift()!;
+      ticket.hasSlot = true;
+      this.slotsInUse++;
+      if (ticket.accepted) {
+        const accepted = ticket.accepted;
+        ticket.running = this.repository
+          .markProcessing(accepted.run.rid)
+          .catch((error: Error) => this.logger.warn(`${accepted.run.rid}: status not updated: ${error.message}`))
+          .then(() => this.execute(ticket, accepted));
+      }
+    }
+  }
+
+  private async execute(ticket: Ticket, accepted: AcceptedRequest): Promise<void> {
+    const { run } = accepted;
+    const writer = this.store.create(run.rid);
+    const stopped = new Promise<never>((_, reject) =>
+      run.signal.addEventListener('abort', () => reject(new HandlerCancelledError()), { once: true }),
+    );
+    try {
+      const recorder = await Promise.race([this.record(accepted, writer.body), stopped]);
       await run.progress.close();
       const location = await writer.commit(recorder.contentType, recorder.keptHeaders());
-      await this.repository.finish(run.rid, {
-        httpStatus: recorder.statusCode,
-        contentType: recorder.contentType,
-        result: location,
-        finishedAt: new Date(),
-      });
+      await this.retry(run.rid, () =>
+        this.repository.finish(run.rid, {
+          httpStatus: recorder.statusCode,
+          contentType: recorder.contentType,
+          result: location,
+          finishedAt: new Date(),
+        }),
+      );
     } catch (error) {
-      const reason = `No result could be stored: ${(error as Error).message}`;
-      this.logger.error(`${run.rid}: ${reason}`, (error as Error).stack);
       await writer.discard();
       await run.progress.close();
-      await this.repository.fail(run.rid, reason).catch((failure: Error) => {
-        this.logger.error(`${run.rid}: could not be marked failed: ${failure.message}`);
-      });
+      if (ticket.stopReason) {
+        await this.writeEnd(run.rid, ticket.stopReason);
+      } else {
+        const reason = `No result could be stored: ${(error as Error).message}`;
+        this.logger.error(`${run.rid}: ${reason}`, (error as Error).stack);
+        await this.retry(run.rid, () => this.repository.fail(run.rid, reason));
+      }
+    } finally {
+      this.tickets.delete(run.rid);
+      this.release(ticket);
     }
+  }
+
+  /** Lets the handler go and records the response it produces, as the foreground would have sent it. */
+  private async record({ run, result, context, snapshot }: AcceptedRequest, body: Writable): Promise<ResponseRecorder> {
+    const response = context.switchToHttp().getResponse();
+    const recorder = this.platform.get().record(response, snapshot, body);
+    run.open();
+    try {
+      const value = await result.outcome();
+      if (!this.renderer.handlesResponse(context)) {
+        await this.renderer.renderValue(value, response, recorder);
+      }
+    } catch (error) {
+      if (error instanceof HandlerCancelledError) {
+        throw error;
+      }
+      this.renderer.renderError(error, context, run.controller!);
+    }
+    await recorder.done;
+    return recorder;
+  }
+
+  /** The final write of a request stopped before its end. A cancellation was recorded by whoever cancelled it. */
+  private writeEnd(rid: string, reason: 'cancelled' | 'shutdown'): Promise<unknown> {
+    return this.retry(rid, () =>
+      reason === 'shutdown' ? this.repository.fail(rid, INTERRUPTED) : this.repository.releaseLease(rid),
+    );
+  }
+
+  private retry(rid: string, write: () => Promise<unknown>): Promise<unknown> {
+    return retryWithBackoff(write, this.lifetime.signal, (error, attempt) => {
+      this.logger.warn(`${rid}: final state not written yet (attempt ${attempt}): ${error.message}`);
+    }).catch((error: Error) => this.logger.error(`${rid}: final state lost at shutdown: ${error.message}`));
   }
 }

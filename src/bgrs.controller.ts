@@ -1,10 +1,24 @@
-import { ConflictException, Controller, Get, GoneException, Inject, NotFoundException, Param, Res, StreamableFile, UseGuards } from '@nestjs/common';
+import {
+  ConflictException,
+  Controller,
+  Delete,
+  Get,
+  GoneException,
+  Inject,
+  NotFoundException,
+  Param,
+  Req,
+  Res,
+  StreamableFile,
+  UseGuards,
+} from '@nestjs/common';
 import { BGRS_DEFAULT_PATH, BGRS_OPTIONS, BGRS_RESULT_STORE, BgrsStatusId } from './bgrs.constants.js';
 import { BgrsAccessGuard } from './bgrs-access.guard.js';
-import type { ResolvedBgrsOptions } from './bgrs-options.interface.js';
+import { callerIdOf, type ResolvedBgrsOptions } from './bgrs-options.interface.js';
 import { PlatformCapture } from './capture/platform-capture.js';
 import { BgrsRecordPresenter, type BgrsDetailView, type BgrsRequestView } from './bgrs-record.presenter.js';
 import { BgrsRequestRepository } from './bgrs-request.repository.js';
+import { BgrsRunner } from './bgrs-runner.js';
 import type { BgrsRequest } from './entities/bgrs-request.entity.js';
 import { ParseRidPipe } from './parse-rid.pipe.js';
 import type { BgrsResultStore } from './result-store/bgrs-result-store.interface.js';
@@ -20,23 +34,24 @@ export class BgrsController {
 
   constructor(
     private readonly repository: BgrsRequestRepository,
+    private readonly runner: BgrsRunner,
     private readonly platform: PlatformCapture,
     @Inject(BGRS_RESULT_STORE) private readonly store: BgrsResultStore,
-    @Inject(BGRS_OPTIONS) options: ResolvedBgrsOptions,
+    @Inject(BGRS_OPTIONS) private readonly options: ResolvedBgrsOptions,
   ) {
     this.presenter = new BgrsRecordPresenter(options.timezone);
   }
 
   /** The record of a background request, joined with its status name. */
   @Get(':rid')
-  async findOne(@Param('rid', ParseRidPipe) rid: string): Promise<BgrsRequestView[]> {
-    return [this.presenter.request(await this.findRequest(rid))];
+  async findOne(@Param('rid', ParseRidPipe) rid: string, @Req() caller: unknown): Promise<BgrsRequestView[]> {
+    return [this.presenter.request(await this.findRequest(rid, caller))];
   }
 
   /** Its progress messages, oldest first. */
   @Get(':rid/details')
-  async findDetails(@Param('rid', ParseRidPipe) rid: string): Promise<BgrsDetailView[]> {
-    await this.findRequest(rid);
+  async findDetails(@Param('rid', ParseRidPipe) rid: string, @Req() caller: unknown): Promise<BgrsDetailView[]> {
+    await this.findRequest(rid, caller);
     const details = await this.repository.findDetails(rid);
     return details.map((detail) => this.presenter.detail(detail));
   }
@@ -45,18 +60,12 @@ export class BgrsController {
   @Get(':rid/result')
   async findResult(
     @Param('rid', ParseRidPipe) rid: string,
+    @Req() caller: unknown,
     @Res({ passthrough: true }) response: unknown,
   ): Promise<StreamableFile> {
-    const request = await this.findRequest(rid);
+    const request = await this.findRequest(rid, caller);
     if (request.statusId !== BgrsStatusId.Finished || !request.result) {
-      const view = this.presenter.request(request);
-      throw new ConflictException({
-        statusCode: 409,
-        error: 'Conflict',
-        message: `The result is not available: the request is ${view.status_name} (${view.progress}%).`,
-        status_name: view.status_name,
-        progress: view.progress,
-      });
+      throw this.conflict(request, 'The result is not available');
     }
     const stored = await this.store.open(request.result).catch(() => {
       throw new GoneException(`The result of ${rid} is no longer stored.`);
@@ -67,11 +76,41 @@ export class BgrsController {
     return new StreamableFile(stored.body, { length: BODILESS_STATUSES.has(status) ? undefined : stored.size });
   }
 
-  private async findRequest(rid: string): Promise<BgrsRequest> {
+  /**
+   * Cancels a request that has not ended, on whichever instance runs it: its `ProgressReporter.signal` aborts and
+   * its handler is unsubscribed. Cancelling a cancelled request again changes nothing.
+   */
+  @Delete(':rid')
+  async cancel(@Param('rid', ParseRidPipe) rid: string, @Req() caller: unknown): Promise<BgrsRequestView[]> {
+    const request = await this.findRequest(rid, caller);
+    if (request.statusId !== BgrsStatusId.Cancelled) {
+      if (!(await this.repository.cancel(rid))) {
+        throw this.conflict((await this.repository.findOne(rid)) ?? request, 'The request has already ended');
+      }
+      await this.repository.addDetails([{ rid, at: new Date(), details: 'cancelled by the client' }]);
+      // Here at once; on another instance at its next heartbeat.
+      this.runner.cancel(rid);
+    }
+    return [this.presenter.request((await this.repository.findOne(rid)) ?? request)];
+  }
+
+  private async findRequest(rid: string, caller: unknown): Promise<BgrsRequest> {
     const request = await this.repository.findOne(rid);
-    if (!request) {
+    // Someone else's request is as unknown as a missing one, so that its existence does not leak.
+    if (!request || (this.options.ownerOnly && request.userId !== callerIdOf(this.options, caller))) {
       throw new NotFoundException(`No background request ${rid}.`);
     }
     return request;
+  }
+
+  private conflict(request: BgrsRequest, message: string): ConflictException {
+    const view = this.presenter.request(request);
+    return new ConflictException({
+      statusCode: 409,
+      error: 'Conflict',
+      message: `${message}: the request is ${view.status_name} (${view.progress}%).`,
+      status_name: view.status_name,
+      progress: view.progress,
+    });
   }
 }

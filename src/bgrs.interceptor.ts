@@ -9,10 +9,10 @@ import {
   type NestInterceptor,
 } from '@nestjs/common';
 import { HEADERS_METADATA } from '@nestjs/common/constants.js';
-import { Reflector } from '@nestjs/core';
+import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { of, type Observable } from 'rxjs';
-import { BGRS_BACKGROUND_CAPABLE, BGRS_OPTIONS, BGRS_PATH, BgrsStatusId } from './bgrs.constants.js';
-import type { ResolvedBgrsOptions } from './bgrs-options.interface.js';
+import { BGRS_BACKGROUND_CAPABLE, BGRS_OPTIONS, BGRS_PATH } from './bgrs.constants.js';
+import { callerIdOf, type ResolvedBgrsOptions } from './bgrs-options.interface.js';
 import { BgrsRequestRepository } from './bgrs-request.repository.js';
 import { BgrsRunner } from './bgrs-runner.js';
 import { readBgrsTrigger, type BgrsTrigger } from './bgrs-trigger.js';
@@ -22,7 +22,8 @@ import { HandlerResult } from './handler-result.js';
 import { ProgressBuffer } from './progress-buffer.js';
 import { createRid } from './rid.js';
 
-const MAX_USER_ID = 0xffffffff;
+/** What a 503 answer suggests in `Retry-After`. */
+const RETRY_AFTER_SECONDS = 5;
 
 /**
  * Turns a request that asks for it into a background request: the route's guards and pipes decide in the
@@ -39,6 +40,7 @@ export class BgrsInterceptor implements NestInterceptor {
     private readonly platform: PlatformCapture,
     private readonly repository: BgrsRequestRepository,
     private readonly runner: BgrsRunner,
+    private readonly adapterHost: HttpAdapterHost,
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> | Promise<Observable<unknown>> {
@@ -56,6 +58,9 @@ export class BgrsInterceptor implements NestInterceptor {
     ]);
     if (!capable) {
       throw new BadRequestException('This route cannot run in the background: send the request without bgrs.');
+    }
+    if (!this.runner.accepting) {
+      throw this.unavailable(context, 'The server is shutting down; try again shortly.');
     }
     return this.accept(context, next, trigger);
   }
@@ -77,30 +82,38 @@ export class BgrsInterceptor implements NestInterceptor {
       // Refused by a pipe, or answered by an interceptor inside ours: the foreground answer stands.
       return result.toObservable();
     }
+    const ticket = this.runner.reserve();
+    if (!ticket) {
+      run.refuse();
+      throw this.unavailable(context, 'Too many background requests are waiting; try again shortly.');
+    }
     try {
       await this.repository.insert({
         rid,
-        userId: this.userIdOf(request),
+        userId: callerIdOf(this.options, request),
         name: request.originalUrl ?? request.url,
-        statusId: BgrsStatusId.Processing,
+        statusId: ticket.status,
         createdAt: new Date(),
+        instanceId: this.runner.instanceId,
       });
     } catch (error) {
+      this.runner.withdraw(ticket);
       run.refuse();
       this.logger.error(`Background request not accepted: ${(error as Error).message}`);
-      throw new ServiceUnavailableException('The background request could not be recorded; try again later.');
+      throw this.unavailable(context, 'The background request could not be recorded; try again shortly.');
     }
     this.platform.get().prepareEarlyAnswer(response, routeHeaders, {
       'Content-Type': 'application/json; charset=utf-8',
       Location: `/${this.path}/${rid}`,
       ...(trigger.preferAsync ? { 'Preference-Applied': 'respond-async' } : {}),
     });
-    void this.platform.get().whenSent(response).then(() => this.runner.run({ run, result, context, snapshot }));
+    void this.platform.get().whenSent(response).then(() => this.runner.start(ticket, { run, result, context, snapshot }));
     return of({ request: rid });
   }
 
-  private userIdOf(request: unknown): number | null {
-    const id = Number(this.options.userId(request) ?? Number.NaN);
-    return Number.isInteger(id) && id >= 0 && id <= MAX_USER_ID ? id : null;
+  /** A 503 that tells the client when to come back. */
+  private unavailable(context: ExecutionContext, message: string): ServiceUnavailableException {
+    this.adapterHost.httpAdapter.setHeader(context.switchToHttp().getResponse(), 'Retry-After', String(RETRY_AFTER_SECONDS));
+    return new ServiceUnavailableException(message);
   }
 }

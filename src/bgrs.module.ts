@@ -8,7 +8,9 @@ import { BgrsRequestRepository } from './bgrs-request.repository.js';
 import { BgrsRunner } from './bgrs-runner.js';
 import { PlatformCapture } from './capture/platform-capture.js';
 import { OutcomeRenderer } from './outcome-renderer.js';
+import { LeaseKeeper } from './lease-keeper.service.js';
 import { ProgressReporter } from './progress-reporter.service.js';
+import { RetentionSweeper } from './retention-sweeper.service.js';
 import { FileResultStore } from './result-store/file-result-store.js';
 
 /**
@@ -33,6 +35,8 @@ import { FileResultStore } from './result-store/file-result-store.js';
     BgrsRunner,
     OutcomeRenderer,
     PlatformCapture,
+    LeaseKeeper,
+    RetentionSweeper,
     ProgressReporter,
   ],
   exports: [ProgressReporter, BGRS_RESULT_STORE],

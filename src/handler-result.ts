@@ -1,30 +1,37 @@
-import { EMPTY, Observable, of, throwError } from 'rxjs';
+import { EMPTY, Observable, of, throwError, type Subscription } from 'rxjs';
+
+/** What the outcome of a cancelled handler reads as. */
+export class HandlerCancelledError extends Error {
+  constructor() {
+    super('The background request was cancelled');
+  }
+}
 
 /**
  * The route's observable (handler plus the interceptors inside ours), subscribed at once so that its pipes run in
- * the foreground, and kept until the background run reads its outcome. It is never unsubscribed early: Nest
- * would destroy a stream the handler produced.
+ * the foreground, and kept until the background run reads its outcome. It is unsubscribed only to cancel: Nest
+ * destroys a stream the handler produced when its subscriber goes away.
  */
 export class HandlerResult {
   private hasValue = false;
   private value: unknown;
   private error: { reason: unknown } | undefined;
-  /** Resolves when the observable has completed or failed. */
-  readonly settled: Promise<void>;
+  private readonly subscription: Subscription;
+  private markSettled!: () => void;
+  /** Resolves when the observable has completed or failed, or was cancelled. */
+  readonly settled = new Promise<void>((resolve) => (this.markSettled = resolve));
 
   constructor(source: Observable<unknown>) {
-    this.settled = new Promise((resolve) => {
-      source.subscribe({
-        next: (value) => {
-          this.hasValue = true;
-          this.value = value;
-        },
-        error: (reason) => {
-          this.error = { reason };
-          resolve();
-        },
-        complete: () => resolve(),
-      });
+    this.subscription = source.subscribe({
+      next: (value) => {
+        this.hasValue = true;
+        this.value = value;
+      },
+      error: (reason) => {
+        this.error = { reason };
+        this.markSettled();
+      },
+      complete: () => this.markSettled(),
     });
   }
 
@@ -35,6 +42,13 @@ export class HandlerResult {
       throw this.error.reason;
     }
     return this.value;
+  }
+
+  /** Stops listening to the handler; the outcome becomes a `HandlerCancelledError`. */
+  cancel(): void {
+    this.subscription.unsubscribe();
+    this.error ??= { reason: new HandlerCancelledError() };
+    this.markSettled();
   }
 
   /** The settled outcome as an observable again, for a request that stays in the foreground after all. */

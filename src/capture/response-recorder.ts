@@ -5,8 +5,8 @@ import type { BgrsResultHeaders } from '../result-store/bgrs-result-store.interf
 
 type HeaderValue = number | string | string[];
 
-/** Headers that describe the transfer, not the result: `/result` sets its own. */
-const TRANSFER_HEADERS = new Set(['content-type', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'date']);
+/** Headers of the transfer rather than of the result (`/result` sends its own), and the ETag Express derives. */
+const TRANSFER_HEADERS = new Set(['content-type', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'date', 'etag']);
 
 /** What the route had set on the response before its handler ran (`@HttpCode`, `@Header`). */
 export interface ResponseSnapshot {

@@ -1,8 +1,10 @@
 import { BgrsDetail } from './bgrs-detail.entity.js';
+import { BgrsInstance } from './bgrs-instance.entity.js';
+import { BgrsLease } from './bgrs-lease.entity.js';
 import { BgrsRequest } from './bgrs-request.entity.js';
 import { BgrsStatus } from './bgrs-status.entity.js';
 
-export { BgrsDetail, BgrsRequest, BgrsStatus };
+export { BgrsDetail, BgrsInstance, BgrsLease, BgrsRequest, BgrsStatus };
 
 /** Every entity of the module, for hosts that list their entities instead of `autoLoadEntities`. */
-export const bgrsEntities = [BgrsRequest, BgrsDetail, BgrsStatus];
+export const bgrsEntities = [BgrsRequest, BgrsDetail, BgrsStatus, BgrsInstance, BgrsLease];

@@ -1,6 +1,7 @@
 import { CreateBgrsTables1764320000000 } from './1764320000000-create-bgrs-tables.js';
+import { CreateBgrsLeases1764320000001 } from './1764320000001-create-bgrs-leases.js';
 
-export { CreateBgrsTables1764320000000 };
+export { CreateBgrsLeases1764320000001, CreateBgrsTables1764320000000 };
 
 /** The module's migrations, in order: add them to the host's DataSource `migrations` (and its CLI config). */
-export const bgrsMigrations = [CreateBgrsTables1764320000000];
+export const bgrsMigrations = [CreateBgrsTables1764320000000, CreateBgrsLeases1764320000001];

@@ -28,4 +28,6 @@ export interface BgrsResultStore {
   create(rid: string): BgrsResultWriter;
   /** Opens a committed result for streaming; `location` is what `commit()` returned. */
   open(location: string): Promise<BgrsStoredResult>;
+  /** Deletes a result; one that is already gone is no error. */
+  remove(location: string): Promise<void>;
 }

@@ -57,4 +57,9 @@ export class FileResultStore implements BgrsResultStore, OnModuleInit {
     );
     return { body: createReadStream(location), size, headers };
   }
+
+  async remove(location: string): Promise<void> {
+    await rm(headersFile(location), { force: true });
+    await rm(location, { force: true });
+  }
 }

@@ -1,0 +1,69 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { BGRS_OPTIONS } from './bgrs.constants.js';
+import type { ResolvedBgrsOptions } from './bgrs-options.interface.js';
+import { BgrsRequestRepository } from './bgrs-request.repository.js';
+import { BgrsRunner } from './bgrs-runner.js';
+
+const ABANDONED = 'failed: the instance running it stopped (its lease expired)';
+
+/**
+ * Keeps this instance's leases alive and looks after the others', on a heartbeat every third of `leaseMs`:
+ * renews its own lease, fails the requests of instances that stopped renewing theirs (also its own earlier
+ * life, after a crash), and stops the requests here that another instance cancelled. On shutdown it lets the
+ * runner drain, then gives its lease up.
+ */
+@Injectable()
+export class LeaseKeeper implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('Bgrs');
+  private timer: NodeJS.Timeout | undefined;
+  private beat: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly repository: BgrsRequestRepository,
+    private readonly runner: BgrsRunner,
+    @Inject(BGRS_OPTIONS) private readonly options: ResolvedBgrsOptions,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.heartbeat();
+    this.timer = setInterval(() => {
+      // A slow database must not pile up heartbeats.
+      this.beat = this.beat.then(() => this.heartbeat());
+    }, Math.max(1, Math.floor(this.options.leaseMs / 3)));
+    this.timer.unref();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.runner.drain();
+    clearInterval(this.timer);
+    await this.beat;
+    await this.repository.removeInstance(this.runner.instanceId).catch((error: Error) => {
+      this.logger.warn(`Instance lease not removed: ${error.message}`);
+    });
+  }
+
+  /** One heartbeat; every step is tried again on the next one when the database is away. */
+  async heartbeat(): Promise<void> {
+    const now = Date.now();
+    try {
+      await this.repository.heartbeat(this.runner.instanceId, now + this.options.leaseMs);
+      for (const rid of await this.repository.findCancelled(this.runner.rids)) {
+        this.runner.cancel(rid);
+      }
+      for (const rid of await this.repository.findAbandoned(this.runner.instanceId, now)) {
+        if (await this.repository.fail(rid, ABANDONED)) {
+          this.logger.warn(`${rid}: ${ABANDONED}`);
+        }
+      }
+      await this.repository.removeDeadInstances(now);
+    } catch (error) {
+      this.logger.warn(`Heartbeat failed: ${(error as Error).message}`);
+    }
+  }
+}
