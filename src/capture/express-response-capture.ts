@@ -1,17 +1,12 @@
 import type { ServerResponse } from 'node:http';
 import { finished, type Writable } from 'node:stream';
+import { redirectServerResponse } from './redirect-server-response.js';
 import type { ResponseCapture } from './response-capture.interface.js';
 import { ResponseRecorder, type ResponseSnapshot } from './response-recorder.js';
 
-/** The members of `ServerResponse` that Express's send logic and Nest's adapter use. */
-const RECORDED_METHODS = ['getHeader', 'getHeaders', 'getHeaderNames', 'hasHeader', 'write'] as const;
-/** Those that Node lets callers chain (`res.setHeader(…).setHeader(…)`). */
-const CHAINED_METHODS = ['setHeader', 'appendHeader', 'removeHeader', 'writeHead', 'end'] as const;
-
 /**
- * Express: the handler and Nest hold the very `res` of the request, so once the early answer is sent that object
- * is given own members that write into the recorder. Express's own `send` then runs unchanged (charset,
- * Content-Length, ETag, 204 handling) and produces exactly the foreground bytes.
+ * Express: once the early answer is sent, the request's `res` writes into the recorder, and Express's own `send`
+ * runs unchanged (charset, Content-Length, ETag, 204 handling), producing exactly the foreground bytes.
  */
 export class ExpressResponseCapture implements ResponseCapture {
   snapshot(response: ServerResponse, routeHeaders: string[]): ResponseSnapshot {
@@ -41,32 +36,7 @@ export class ExpressResponseCapture implements ResponseCapture {
 
   record(response: ServerResponse, snapshot: ResponseSnapshot, body: Writable): ResponseRecorder {
     const recorder = new ResponseRecorder(body, snapshot, () => response.emit('drain'));
-    const members: PropertyDescriptorMap = {
-      statusCode: {
-        configurable: true,
-        get: () => recorder.statusCode,
-        set: (code: number) => (recorder.statusCode = code),
-      },
-      headersSent: { configurable: true, get: () => recorder.headersSent },
-      writableEnded: { configurable: true, get: () => recorder.ended },
-      // Nest's adapter destroys a response whose result stream failed.
-      destroy: { configurable: true, writable: true, value: () => recorder.end() },
-    };
-    for (const method of RECORDED_METHODS) {
-      members[method] = { configurable: true, writable: true, value: recorder[method].bind(recorder) };
-    }
-    for (const method of CHAINED_METHODS) {
-      const recorded = recorder[method].bind(recorder) as (...args: unknown[]) => void;
-      members[method] = {
-        configurable: true,
-        writable: true,
-        value: (...args: unknown[]) => {
-          recorded(...args);
-          return response;
-        },
-      };
-    }
-    Object.defineProperties(response, members);
+    redirectServerResponse(response, recorder);
     return recorder;
   }
 

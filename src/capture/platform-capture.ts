@@ -1,6 +1,7 @@
 import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { ExpressResponseCapture } from './express-response-capture.js';
+import { FastifyResponseCapture } from './fastify-response-capture.js';
 import type { ResponseCapture } from './response-capture.interface.js';
 
 /**
@@ -28,6 +29,9 @@ export class PlatformCapture implements OnApplicationBootstrap {
     if (platform === 'express') {
       return new ExpressResponseCapture();
     }
-    throw new Error(`BgrsModule does not support the "${platform}" HTTP platform yet; use Express.`);
+    if (platform === 'fastify') {
+      return new FastifyResponseCapture();
+    }
+    throw new Error(`BgrsModule supports the express and fastify HTTP platforms, not "${platform}".`);
   }
 }

@@ -1,0 +1,83 @@
+import type { ServerResponse } from 'node:http';
+import { finished, type Writable } from 'node:stream';
+import { redirectServerResponse } from './redirect-server-response.js';
+import type { ResponseCapture } from './response-capture.interface.js';
+import { ResponseRecorder, type ResponseSnapshot } from './response-recorder.js';
+
+type HeaderValue = number | string | string[];
+
+/** The parts of Fastify's reply that are used here. */
+interface FastifyReplyLike {
+  raw: ServerResponse;
+  statusCode: number;
+  code(statusCode: number): FastifyReplyLike;
+  header(name: string, value: unknown): FastifyReplyLike;
+  getHeader(name: string): HeaderValue | undefined;
+  getHeaders(): Record<string, HeaderValue | undefined>;
+  hasHeader(name: string): boolean;
+  removeHeader(name: string): FastifyReplyLike;
+}
+
+/**
+ * Fastify keeps the headers of a reply in a map of its own and writes them with `writeHead` when it sends.
+ * Once the early answer is out, that map is emptied and the reply's header methods, as well as its raw
+ * response, write into the recorder, so `reply.send()` runs its own serialization and yields the foreground bytes.
+ */
+export class FastifyResponseCapture implements ResponseCapture {
+  snapshot(reply: FastifyReplyLike, routeHeaders: string[]): ResponseSnapshot {
+    const headers: ResponseSnapshot['headers'] = {};
+    for (const name of routeHeaders) {
+      const value = reply.getHeader(name);
+      if (value !== undefined) {
+        headers[name] = value;
+      }
+    }
+    return { statusCode: reply.statusCode, headers };
+  }
+
+  prepareEarlyAnswer(reply: FastifyReplyLike, routeHeaders: string[], headers: Record<string, string>): void {
+    reply.code(202);
+    for (const name of routeHeaders) {
+      reply.removeHeader(name);
+    }
+    for (const [name, value] of Object.entries(headers)) {
+      reply.header(name, value);
+    }
+  }
+
+  whenSent(reply: FastifyReplyLike): Promise<void> {
+    return new Promise((resolve) => finished(reply.raw, () => resolve()));
+  }
+
+  record(reply: FastifyReplyLike, snapshot: ResponseSnapshot, body: Writable): ResponseRecorder {
+    for (const name of Object.keys(reply.getHeaders())) {
+      reply.removeHeader(name);
+    }
+    const recorder = new ResponseRecorder(body, snapshot, () => reply.raw.emit('drain'));
+    redirectServerResponse(reply.raw, recorder);
+    const chain = (write: () => void) => {
+      write();
+      return reply;
+    };
+    Object.defineProperties(reply, {
+      header: { configurable: true, value: (name: string, value: HeaderValue) => chain(() => recorder.setHeader(name, value)) },
+      headers: {
+        configurable: true,
+        value: (values: Record<string, HeaderValue>) =>
+          chain(() => Object.entries(values).forEach(([name, value]) => recorder.setHeader(name, value))),
+      },
+      removeHeader: { configurable: true, value: (name: string) => chain(() => recorder.removeHeader(name)) },
+      getHeader: { configurable: true, value: (name: string) => recorder.getHeader(name) },
+      getHeaders: { configurable: true, value: () => ({ ...recorder.getHeaders() }) },
+      hasHeader: { configurable: true, value: (name: string) => recorder.hasHeader(name) },
+    });
+    return recorder;
+  }
+
+  replay(reply: FastifyReplyLike, statusCode: number, headers: Record<string, string | string[]>): void {
+    reply.code(statusCode);
+    for (const [name, value] of Object.entries(headers)) {
+      reply.header(name, value);
+    }
+  }
+}
