@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource, In, LessThan, Not, type Repository } from 'typeorm';
+import { DataSource, In, LessThan, MoreThan, Not, type Repository } from 'typeorm';
 import { BGRS_DATA_SOURCE, BGRS_NAME_MAX_LENGTH, BgrsStatusId } from './bgrs.constants.js';
 import { BgrsDetail } from './entities/bgrs-detail.entity.js';
 import { BgrsInstance } from './entities/bgrs-instance.entity.js';
@@ -189,6 +189,36 @@ export class BgrsRequestRepository {
 
   findDetails(rid: string): Promise<BgrsDetail[]> {
     return this.details.find({ where: { rid }, order: { id: 'ASC' } });
+  }
+
+  /** A user's requests, newest first, from before the request with id `beforeId` (keyset pagination). */
+  findByUser(userId: number, page: { statusId?: BgrsStatusId; beforeId?: number; limit: number }): Promise<BgrsRequest[]> {
+    return this.requests.find({
+      where: {
+        userId,
+        ...(page.statusId ? { statusId: page.statusId } : {}),
+        ...(page.beforeId ? { id: LessThan(page.beforeId) } : {}),
+      },
+      relations: { state: true },
+      order: { id: 'DESC' },
+      take: page.limit,
+    });
+  }
+
+  /** The records of several requests at once. */
+  findMany(rids: string[]): Promise<BgrsRequest[]> {
+    return this.requests.find({ where: { rid: In(rids) }, relations: { state: true } });
+  }
+
+  /** The details rows of several requests with an id above `afterId`, oldest first. */
+  findDetailsAfter(rids: string[], afterId: string): Promise<BgrsDetail[]> {
+    return this.details.find({ where: { rid: In(rids), id: MoreThan(afterId) }, order: { id: 'ASC' } });
+  }
+
+  /** The id of the newest details row of a request, or '0'. */
+  async lastDetailId(rid: string): Promise<string> {
+    const newest = await this.details.findOne({ select: { id: true }, where: { rid }, order: { id: 'DESC' } });
+    return newest ? String(newest.id) : '0';
   }
 
   private async end(rid: string, statusId: BgrsStatusId, at: Date): Promise<boolean> {

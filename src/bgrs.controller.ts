@@ -5,14 +5,20 @@ import {
   Get,
   GoneException,
   Inject,
+  BadRequestException,
   NotFoundException,
   Param,
+  Query,
   Req,
   Res,
+  Sse,
   StreamableFile,
   UseGuards,
+  type MessageEvent,
 } from '@nestjs/common';
-import { BGRS_DEFAULT_PATH, BGRS_OPTIONS, BGRS_RESULT_STORE, BgrsStatusId } from './bgrs.constants.js';
+import type { Observable } from 'rxjs';
+import { BGRS_DEFAULT_PATH, BGRS_OPTIONS, BGRS_RESULT_STORE, BGRS_STATUS_NAMES, BgrsStatusId } from './bgrs.constants.js';
+import { BgrsEventsService } from './bgrs-events.service.js';
 import { BgrsAccessGuard } from './bgrs-access.guard.js';
 import { callerIdOf, type ResolvedBgrsOptions } from './bgrs-options.interface.js';
 import { PlatformCapture } from './capture/platform-capture.js';
@@ -22,6 +28,11 @@ import { BgrsRunner } from './bgrs-runner.js';
 import type { BgrsRequest } from './entities/bgrs-request.entity.js';
 import { ParseRidPipe } from './parse-rid.pipe.js';
 import type { BgrsResultStore } from './result-store/bgrs-result-store.interface.js';
+
+const DEFAULT_PAGE = 20;
+const MAX_PAGE = 100;
+/** The largest `id` (INT UNSIGNED). */
+const MAX_ID = 0xffffffff;
 
 /** Statuses whose answer has no body, so no Content-Length either. */
 const BODILESS_STATUSES = new Set([204, 304]);
@@ -35,11 +46,34 @@ export class BgrsController {
   constructor(
     private readonly repository: BgrsRequestRepository,
     private readonly runner: BgrsRunner,
+    private readonly events: BgrsEventsService,
     private readonly platform: PlatformCapture,
     @Inject(BGRS_RESULT_STORE) private readonly store: BgrsResultStore,
     @Inject(BGRS_OPTIONS) private readonly options: ResolvedBgrsOptions,
   ) {
     this.presenter = new BgrsRecordPresenter(options.timezone);
+  }
+
+  /**
+   * The caller's own requests, newest first: `status` filters by status name, `limit` (1–100, default 20) sizes
+   * the page, and `before` (the `id` of the last one seen) pages on.
+   */
+  @Get()
+  async findMine(
+    @Req() caller: unknown,
+    @Query('status') status?: string,
+    @Query('limit') limit?: string,
+    @Query('before') before?: string,
+  ): Promise<BgrsRequestView[]> {
+    const userId = callerIdOf(this.options, caller);
+    const page = {
+      statusId: status === undefined ? undefined : this.statusIdOf(status),
+      limit: limit === undefined ? DEFAULT_PAGE : this.integerIn('limit', limit, 1, MAX_PAGE),
+      beforeId: before === undefined ? undefined : this.integerIn('before', before, 1, MAX_ID),
+    };
+    // An anonymous caller owns nothing it could be shown.
+    const requests = userId === null ? [] : await this.repository.findByUser(userId, page);
+    return requests.map((request) => this.presenter.request(request));
   }
 
   /** The record of a background request, joined with its status name. */
@@ -54,6 +88,12 @@ export class BgrsController {
     await this.findRequest(rid, caller);
     const details = await this.repository.findDetails(rid);
     return details.map((detail) => this.presenter.detail(detail));
+  }
+
+  /** Live progress as Server-Sent Events: `state`, `detail` and a final `end` (see `BgrsEventsService`). */
+  @Sse(':rid/events')
+  async watch(@Param('rid', ParseRidPipe) rid: string, @Req() caller: unknown): Promise<Observable<MessageEvent>> {
+    return this.events.watch(await this.findRequest(rid, caller));
   }
 
   /** The original response, replayed: its status, Content-Type, headers and bytes, streamed from the store. */
@@ -101,6 +141,22 @@ export class BgrsController {
       throw new NotFoundException(`No background request ${rid}.`);
     }
     return request;
+  }
+
+  private statusIdOf(name: string): BgrsStatusId {
+    const entry = Object.entries(BGRS_STATUS_NAMES).find(([, statusName]) => statusName === name);
+    if (!entry) {
+      throw new BadRequestException(`Invalid status: use one of ${Object.values(BGRS_STATUS_NAMES).join(', ')}.`);
+    }
+    return Number(entry[0]);
+  }
+
+  private integerIn(name: string, value: string, min: number, max: number): number {
+    const number = /^\d{1,10}$/.test(value) ? Number(value) : Number.NaN;
+    if (!(number >= min && number <= max)) {
+      throw new BadRequestException(`Invalid ${name}: use a whole number from ${min} to ${max}.`);
+    }
+    return number;
   }
 
   private conflict(request: BgrsRequest, message: string): ConflictException {

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { BGRS_OPTIONS, BGRS_RESULT_STORE } from './bgrs.constants.js';
 import { BgrsInterceptor } from './bgrs.interceptor.js';
+import { BgrsEventsService } from './bgrs-events.service.js';
 import { BGRS_MODULE_OPTIONS, ConfigurableBgrsModule } from './bgrs.module-definition.js';
 import { resolveBgrsOptions, type BgrsModuleOptions, type ResolvedBgrsOptions } from './bgrs-options.interface.js';
 import { BgrsRequestRepository } from './bgrs-request.repository.js';
@@ -36,6 +37,7 @@ import { FileResultStore } from './result-store/file-result-store.js';
     OutcomeRenderer,
     PlatformCapture,
     LeaseKeeper,
+    BgrsEventsService,
     RetentionSweeper,
     ProgressReporter,
   ],
