@@ -1,6 +1,7 @@
 import { SetMetadata } from '@nestjs/common';
 import { PATH_METADATA } from '@nestjs/common/constants.js';
 import { BGRS_BACKGROUND_CAPABLE } from './bgrs.constants.js';
+import { ApiBackgroundCapable } from './bgrs-openapi.js';
 import { backgroundRunStorage } from './background-run.js';
 
 type Handler = (...args: unknown[]) => unknown;
@@ -32,6 +33,7 @@ export function BackgroundCapable(): ClassDecorator & MethodDecorator {
     if (descriptor) {
       descriptor.value = holdAtDoor(descriptor.value);
       SetMetadata(BGRS_BACKGROUND_CAPABLE, true)(target, key!, descriptor);
+      ApiBackgroundCapable()(target, key!, descriptor);
       return descriptor;
     }
     const prototype = (target as Function).prototype;
@@ -42,5 +44,6 @@ export function BackgroundCapable(): ClassDecorator & MethodDecorator {
       }
     }
     SetMetadata(BGRS_BACKGROUND_CAPABLE, true)(target as Function);
+    ApiBackgroundCapable()(target as Function);
   };
 }

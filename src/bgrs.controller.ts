@@ -19,6 +19,7 @@ import {
 import type { Observable } from 'rxjs';
 import { BGRS_DEFAULT_PATH, BGRS_OPTIONS, BGRS_RESULT_STORE, BGRS_STATUS_NAMES, BgrsStatusId } from './bgrs.constants.js';
 import { BgrsEventsService } from './bgrs-events.service.js';
+import { ApiBgrsLookup, ApiBgrsTags } from './bgrs-openapi.js';
 import { BgrsAccessGuard } from './bgrs-access.guard.js';
 import { callerIdOf, type ResolvedBgrsOptions } from './bgrs-options.interface.js';
 import { PlatformCapture } from './capture/platform-capture.js';
@@ -40,6 +41,7 @@ const BODILESS_STATUSES = new Set([204, 304]);
 /** The lookup endpoints of background requests (SPEC §4). The prefix is the module's `path` option. */
 @Controller(BGRS_DEFAULT_PATH)
 @UseGuards(BgrsAccessGuard)
+@ApiBgrsTags()
 export class BgrsController {
   private readonly presenter: BgrsRecordPresenter;
 
@@ -59,6 +61,7 @@ export class BgrsController {
    * the page, and `before` (the `id` of the last one seen) pages on.
    */
   @Get()
+  @ApiBgrsLookup("The caller's background requests, newest first", 'records')
   async findMine(
     @Req() caller: unknown,
     @Query('status') status?: string,
@@ -78,12 +81,14 @@ export class BgrsController {
 
   /** The record of a background request, joined with its status name. */
   @Get(':rid')
+  @ApiBgrsLookup('A background request', 'record')
   async findOne(@Param('rid', ParseRidPipe) rid: string, @Req() caller: unknown): Promise<BgrsRequestView[]> {
     return [this.presenter.request(await this.findRequest(rid, caller))];
   }
 
   /** Its progress messages, oldest first. */
   @Get(':rid/details')
+  @ApiBgrsLookup('Progress messages of a background request', 'details')
   async findDetails(@Param('rid', ParseRidPipe) rid: string, @Req() caller: unknown): Promise<BgrsDetailView[]> {
     await this.findRequest(rid, caller);
     const details = await this.repository.findDetails(rid);
@@ -92,12 +97,14 @@ export class BgrsController {
 
   /** Live progress as Server-Sent Events: `state`, `detail` and a final `end` (see `BgrsEventsService`). */
   @Sse(':rid/events')
+  @ApiBgrsLookup('Live progress of a background request', 'events')
   async watch(@Param('rid', ParseRidPipe) rid: string, @Req() caller: unknown): Promise<Observable<MessageEvent>> {
     return this.events.watch(await this.findRequest(rid, caller));
   }
 
   /** The original response, replayed: its status, Content-Type, headers and bytes, streamed from the store. */
   @Get(':rid/result')
+  @ApiBgrsLookup('The result of a background request', 'result')
   async findResult(
     @Param('rid', ParseRidPipe) rid: string,
     @Req() caller: unknown,
@@ -121,6 +128,7 @@ export class BgrsController {
    * its handler is unsubscribed. Cancelling a cancelled request again changes nothing.
    */
   @Delete(':rid')
+  @ApiBgrsLookup('Cancel a background request', 'record')
   async cancel(@Param('rid', ParseRidPipe) rid: string, @Req() caller: unknown): Promise<BgrsRequestView[]> {
     const request = await this.findRequest(rid, caller);
     if (request.statusId !== BgrsStatusId.Cancelled) {
