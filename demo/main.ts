@@ -1,0 +1,16 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { AppModule } from './app.module.js';
+
+async function bootstrap(): Promise<void> {
+  const app = await NestFactory.create(AppModule);
+  app.enableShutdownHooks();
+  const port = Number(process.env.PORT ?? 3000);
+  await app.listen(port);
+  const logger = new Logger('Demo');
+  logger.log(`listening on http://localhost:${port}`);
+  logger.log(`try: curl -i 'http://localhost:${port}/v2.5/reports/sales?year=2024&bgrs=yes'`);
+}
+
+void bootstrap();
