@@ -9,7 +9,7 @@ import {
   type NestInterceptor,
 } from '@nestjs/common';
 import { HEADERS_METADATA } from '@nestjs/common/constants.js';
-import { HttpAdapterHost, Reflector } from '@nestjs/core';
+import { ExternalContextCreator, HttpAdapterHost, Reflector } from '@nestjs/core';
 import { of, type Observable } from 'rxjs';
 import { BGRS_BACKGROUND_CAPABLE, BGRS_OPTIONS, BGRS_PATH } from './bgrs.constants.js';
 import { callerIdOf, type ResolvedBgrsOptions } from './bgrs-options.interface.js';
@@ -19,6 +19,7 @@ import { readBgrsTrigger, type BgrsTrigger } from './bgrs-trigger.js';
 import { BackgroundRun, backgroundRunStorage } from './background-run.js';
 import { PlatformCapture } from './capture/platform-capture.js';
 import { HandlerResult } from './handler-result.js';
+import { nestContainerOf } from './nest-container.js';
 import { ProgressBuffer } from './progress-buffer.js';
 import { createRid } from './rid.js';
 
@@ -32,6 +33,7 @@ const RETRY_AFTER_SECONDS = 5;
 @Injectable()
 export class BgrsInterceptor implements NestInterceptor {
   private readonly logger = new Logger('Bgrs');
+  private lookupPathCache: string | undefined;
 
   constructor(
     private readonly reflector: Reflector,
@@ -41,6 +43,7 @@ export class BgrsInterceptor implements NestInterceptor {
     private readonly repository: BgrsRequestRepository,
     private readonly runner: BgrsRunner,
     private readonly adapterHost: HttpAdapterHost,
+    private readonly externalContextCreator: ExternalContextCreator,
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> | Promise<Observable<unknown>> {
@@ -104,11 +107,21 @@ export class BgrsInterceptor implements NestInterceptor {
     }
     this.platform.get().prepareEarlyAnswer(response, routeHeaders, {
       'Content-Type': 'application/json; charset=utf-8',
-      Location: `/${this.path}/${rid}`,
+      Location: `${this.lookupPath}/${rid}`,
       ...(trigger.preferAsync ? { 'Preference-Applied': 'respond-async' } : {}),
     });
     void this.platform.get().whenSent(response).then(() => this.runner.start(ticket, { run, result, context, snapshot }));
     return of({ request: rid });
+  }
+
+  /** Where the lookup routes are, the app's global prefix included (known once the app is set up). */
+  private get lookupPath(): string {
+    if (this.lookupPathCache === undefined) {
+      const prefix = nestContainerOf(this.externalContextCreator).applicationConfig?.getGlobalPrefix() ?? '';
+      const trimmedPrefix = prefix.replace(/^\/+|\/+$/g, '');
+      this.lookupPathCache = trimmedPrefix ? `/${trimmedPrefix}/${this.path}` : `/${this.path}`;
+    }
+    return this.lookupPathCache;
   }
 
   /** A 503 that tells the client when to come back. */

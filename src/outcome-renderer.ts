@@ -3,7 +3,6 @@ import { RESPONSE_PASSTHROUGH_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/comm
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum.js';
 import { ExternalContextCreator, HttpAdapterHost, ModulesContainer } from '@nestjs/core';
 import type { ExceptionsHandler } from '@nestjs/core/exceptions/exceptions-handler.js';
-import type { NestContainer } from '@nestjs/core/injector/container.js';
 import { RouterExceptionFilters } from '@nestjs/core/router/router-exception-filters.js';
 import {
   getWebResponseHeaders,
@@ -15,6 +14,7 @@ import {
   toResponseChunk,
 } from '@nestjs/core/router/streaming-body.js';
 import type { ResponseRecorder } from './capture/response-recorder.js';
+import { nestContainerOf } from './nest-container.js';
 
 /**
  * Renders the outcome of a background handler into its recorder the way Nest renders a foreground one: values
@@ -62,18 +62,10 @@ export class OutcomeRenderer {
   }
 
   private exceptionsHandlerFor(context: ExecutionContext, controller: object): ExceptionsHandler {
-    // The filters a route's errors go through are built by Nest's router from its container, which it does
-    // not expose; ExternalContextCreator holds it.
-    this.exceptionFilters ??= new RouterExceptionFilters(
-      this.container,
-      this.container.applicationConfig!,
-      this.adapterHost.httpAdapter,
-    );
+    // The same filters as Nest's router builds for the route.
+    const container = nestContainerOf(this.externalContextCreator);
+    this.exceptionFilters ??= new RouterExceptionFilters(container, container.applicationConfig!, this.adapterHost.httpAdapter);
     return this.exceptionFilters.create(controller, context.getHandler() as never, this.moduleKeyOf(context.getClass()));
-  }
-
-  private get container(): NestContainer {
-    return (this.externalContextCreator as unknown as { container: NestContainer }).container;
   }
 
   private moduleKeyOf(controller: Function): string | undefined {
