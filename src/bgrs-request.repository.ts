@@ -5,6 +5,7 @@ import { BgrsDetail } from './entities/bgrs-detail.entity.js';
 import { BgrsInstance } from './entities/bgrs-instance.entity.js';
 import { BgrsLease } from './entities/bgrs-lease.entity.js';
 import { BgrsRequest } from './entities/bgrs-request.entity.js';
+import { WriteBatcher } from './write-batcher.js';
 
 /** DATETIME keeps whole seconds; MySQL would round the milliseconds rather than drop them. */
 function toSecond(date: Date): Date {
@@ -49,6 +50,7 @@ export class BgrsRequestRepository {
   private readonly details: Repository<BgrsDetail>;
   private readonly instances: Repository<BgrsInstance>;
   private readonly leases: Repository<BgrsLease>;
+  private readonly acceptances = new WriteBatcher<NewBgrsRequest>((requests) => this.insertMany(requests));
 
   constructor(@Inject(BGRS_DATA_SOURCE) private readonly dataSource: DataSource) {
     this.requests = dataSource.getRepository(BgrsRequest);
@@ -58,17 +60,36 @@ export class BgrsRequestRepository {
   }
 
   /** Records an accepted request together with its lease: both land, or neither. */
-  async insert(request: NewBgrsRequest): Promise<void> {
+  insert(request: NewBgrsRequest): Promise<void> {
+    return this.acceptances.add(request);
+  }
+
+  /** Concurrent acceptances share one transaction of two multi-row INSERTs. */
+  private async insertMany(requests: NewBgrsRequest[]): Promise<void> {
     await this.dataSource.transaction(async (manager) => {
-      await manager.insert(BgrsRequest, {
-        rid: request.rid,
-        userId: request.userId,
-        name: request.name.slice(0, BGRS_NAME_MAX_LENGTH),
-        statusId: request.statusId,
-        createdDt: toSecond(request.createdAt),
-        progress: '0.00',
-      });
-      await manager.insert(BgrsLease, { rid: request.rid, instanceId: request.instanceId });
+      await manager
+        .createQueryBuilder()
+        .insert()
+        .into(BgrsRequest)
+        .values(
+          requests.map((request) => ({
+            rid: request.rid,
+            userId: request.userId,
+            name: request.name.slice(0, BGRS_NAME_MAX_LENGTH),
+            statusId: request.statusId,
+            createdDt: toSecond(request.createdAt),
+            progress: '0.00',
+          })),
+        )
+        .updateEntity(false)
+        .execute();
+      await manager
+        .createQueryBuilder()
+        .insert()
+        .into(BgrsLease)
+        .values(requests.map((request) => ({ rid: request.rid, instanceId: request.instanceId })))
+        .updateEntity(false)
+        .execute();
     });
   }
 
