@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type MessageEvent, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type MessageEvent } from '@nestjs/common';
 import { Observable, type Subscriber } from 'rxjs';
 import { BGRS_OPTIONS, BgrsStatusId } from './bgrs.constants.js';
 import type { ResolvedBgrsOptions } from './bgrs-options.interface.js';
@@ -24,7 +24,7 @@ interface Watch {
  * watch, and no timer runs while nobody does.
  */
 @Injectable()
-export class BgrsEventsService implements OnApplicationShutdown {
+export class BgrsEventsService implements BeforeApplicationShutdown {
   private readonly logger = new Logger('Bgrs');
   private readonly watches = new Map<string, Watch>();
   private readonly presenter: BgrsRecordPresenter;
@@ -63,7 +63,8 @@ export class BgrsEventsService implements OnApplicationShutdown {
     });
   }
 
-  onApplicationShutdown(): void {
+  /** Ends the streams before the HTTP server closes, which waits for open connections. */
+  beforeApplicationShutdown(): void {
     for (const watch of this.watches.values()) {
       watch.subscribers.forEach((subscriber) => subscriber.complete());
     }

@@ -2,8 +2,8 @@ import {
   Inject,
   Injectable,
   Logger,
+  type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
-  type OnApplicationShutdown,
 } from '@nestjs/common';
 import { BGRS_OPTIONS, BGRS_RESULT_STORE } from './bgrs.constants.js';
 import type { ResolvedBgrsOptions } from './bgrs-options.interface.js';
@@ -19,7 +19,7 @@ const DAY_MS = 86_400_000;
  * requests past the retention period are ever chosen.
  */
 @Injectable()
-export class RetentionSweeper implements OnApplicationBootstrap, OnApplicationShutdown {
+export class RetentionSweeper implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Bgrs');
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<number> | undefined;
@@ -35,8 +35,10 @@ export class RetentionSweeper implements OnApplicationBootstrap, OnApplicationSh
     this.timer.unref();
   }
 
-  onApplicationShutdown(): void {
+  /** Stops sweeping while the database is still there. */
+  async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
+    await this.sweeping;
   }
 
   /** One sweep (or the one under way); resolves to the number of requests deleted. */
