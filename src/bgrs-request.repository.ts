@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, In, LessThan, MoreThan, Not, type Repository } from 'typeorm';
-import { BGRS_DATA_SOURCE, BGRS_NAME_MAX_LENGTH, BgrsStatusId } from './bgrs.constants.js';
+import { BGRS_CONTENT_TYPE_MAX_LENGTH, BGRS_DATA_SOURCE, BGRS_NAME_MAX_LENGTH, BgrsStatusId } from './bgrs.constants.js';
 import { BgrsDetail } from './entities/bgrs-detail.entity.js';
 import { BgrsInstance } from './entities/bgrs-instance.entity.js';
 import { BgrsLease } from './entities/bgrs-lease.entity.js';
@@ -23,6 +23,7 @@ export interface NewBgrsRequest {
 }
 
 export interface BgrsOutcomeRecord {
+  rid: string;
   httpStatus: number;
   contentType: string | null;
   result: string;
@@ -51,6 +52,7 @@ export class BgrsRequestRepository {
   private readonly instances: Repository<BgrsInstance>;
   private readonly leases: Repository<BgrsLease>;
   private readonly acceptances = new WriteBatcher<NewBgrsRequest>((requests) => this.insertMany(requests));
+  private readonly outcomes = new WriteBatcher<BgrsOutcomeRecord>((outcomes) => this.finishMany(outcomes));
 
   constructor(@Inject(BGRS_DATA_SOURCE) private readonly dataSource: DataSource) {
     this.requests = dataSource.getRepository(BgrsRequest);
@@ -108,22 +110,32 @@ export class BgrsRequestRepository {
   }
 
   /**
-   * Records the outcome. It also overrides `failed`: a live instance cut off from the database may see its lease
-   * taken for dead, and its real outcome is the better answer. A cancellation stands.
+   * Records the outcome and gives the lease up. It also overrides `failed`: a live instance cut off from the
+   * database may see its lease taken for dead, and its real outcome is the better answer. A cancellation stands.
    */
-  async finish(rid: string, outcome: BgrsOutcomeRecord): Promise<void> {
-    await this.requests.update(
-      { rid, statusId: Not(BgrsStatusId.Cancelled) },
-      {
-        statusId: BgrsStatusId.Finished,
-        progress: '100.00',
-        finishedDt: toSecond(outcome.finishedAt),
-        httpStatus: outcome.httpStatus,
-        contentType: outcome.contentType,
-        result: outcome.result,
-      },
-    );
-    await this.leases.delete({ rid });
+  finish(outcome: BgrsOutcomeRecord): Promise<void> {
+    return this.outcomes.add(outcome);
+  }
+
+  /** Outcomes that end together share one transaction (one log flush). */
+  private async finishMany(outcomes: BgrsOutcomeRecord[]): Promise<void> {
+    await this.dataSource.transaction(async (manager) => {
+      for (const outcome of outcomes) {
+        await manager.update(
+          BgrsRequest,
+          { rid: outcome.rid, statusId: Not(BgrsStatusId.Cancelled) },
+          {
+            statusId: BgrsStatusId.Finished,
+            progress: '100.00',
+            finishedDt: toSecond(outcome.finishedAt),
+            httpStatus: outcome.httpStatus,
+            contentType: outcome.contentType?.slice(0, BGRS_CONTENT_TYPE_MAX_LENGTH) ?? null,
+            result: outcome.result,
+          },
+        );
+      }
+      await manager.delete(BgrsLease, { rid: In(outcomes.map((outcome) => outcome.rid)) });
+    });
   }
 
   /** Ends a request that has not ended as `failed`, with a details row saying why; false if it had ended. */
@@ -204,8 +216,13 @@ export class BgrsRequestRepository {
     }
   }
 
+  /** One query (`findOne` with a relation would make two). */
   findOne(rid: string): Promise<BgrsRequest | null> {
-    return this.requests.findOne({ where: { rid }, relations: { state: true } });
+    return this.requests
+      .createQueryBuilder('request')
+      .innerJoinAndSelect('request.state', 'state')
+      .where('request.rid = :rid', { rid })
+      .getOne();
   }
 
   findDetails(rid: string): Promise<BgrsDetail[]> {

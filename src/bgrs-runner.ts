@@ -197,7 +197,8 @@ export class BgrsRunner {
       await run.progress.close();
       const location = await writer.commit(recorder.contentType, recorder.keptHeaders());
       await this.retry(run.rid, () =>
-        this.repository.finish(run.rid, {
+        this.repository.finish({
+          rid: run.rid,
           httpStatus: recorder.statusCode,
           contentType: recorder.contentType,
           result: location,

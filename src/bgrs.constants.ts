@@ -41,5 +41,6 @@ export const BGRS_STATUS_NAMES: Readonly<Record<BgrsStatusId, string>> = {
 /** Column limits of the schema (SPEC §3), enforced before writing. */
 export const BGRS_NAME_MAX_LENGTH = 2048;
 export const BGRS_CONTENT_TYPE_MAX_LENGTH = 255;
+export const BGRS_RESULT_MAX_LENGTH = 255;
 /** TEXT holds 65,535 bytes; longer details are cut on a character boundary. */
 export const BGRS_DETAILS_MAX_BYTES = 65_535;

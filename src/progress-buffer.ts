@@ -2,6 +2,8 @@ import { Logger } from '@nestjs/common';
 import { BGRS_DETAILS_MAX_BYTES } from './bgrs.constants.js';
 import type { BgrsRequestRepository, NewBgrsDetail } from './bgrs-request.repository.js';
 
+const DONE = Promise.resolve();
+
 /** Details a handler may queue before `detail()` makes it wait for the database. */
 const MAX_PENDING_DETAILS = 1000;
 
@@ -48,6 +50,10 @@ export class ProgressBuffer {
   ) {}
 
   report(percent: number): void {
+    if (percent <= this.percent) {
+      // Never decreasing: the common case of a loop reporting the same value costs one comparison.
+      return;
+    }
     const next = clampPercent(Number(percent), this.percent);
     if (next !== this.percent) {
       this.percent = next;
@@ -57,14 +63,14 @@ export class ProgressBuffer {
 
   detail(text: string): Promise<void> {
     if (this.closed) {
-      return Promise.resolve();
+      return DONE;
     }
     this.details.push({ rid: this.rid, at: new Date(), details: fitDetails(text) });
     if (this.details.length >= MAX_PENDING_DETAILS) {
       return this.flush();
     }
     this.schedule();
-    return Promise.resolve();
+    return DONE;
   }
 
   /** Writes what is pending now; writes never overlap, so rows land in the order they were reported. */

@@ -1,6 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { backgroundRunStorage } from './background-run.js';
 
+/** One settled promise for every no-op call: handlers may call `report()` in very tight loops. */
+const DONE = Promise.resolve();
+
 /**
  * Lets a handler tell its client how far it got. It reads the background request from the async context, so it
  * is a plain singleton; outside a background request every method is a cheap no-op and handlers need no `if`.
@@ -23,15 +26,15 @@ export class ProgressReporter {
    */
   report(percent: number, details?: string): Promise<void> {
     const run = backgroundRunStorage.getStore();
-    if (!run) {
-      return Promise.resolve();
+    if (run === undefined) {
+      return DONE;
     }
     run.progress.report(percent);
-    return details === undefined ? Promise.resolve() : run.progress.detail(details);
+    return details === undefined ? DONE : run.progress.detail(details);
   }
 
   /** Adds a details row (a progress message) to the background request. */
   detail(text: string): Promise<void> {
-    return backgroundRunStorage.getStore()?.progress.detail(text) ?? Promise.resolve();
+    return backgroundRunStorage.getStore()?.progress.detail(text) ?? DONE;
   }
 }

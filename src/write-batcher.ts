@@ -36,7 +36,12 @@ export class WriteBatcher<T> {
         await this.write(batch.map((entry) => entry.item));
         batch.forEach((entry) => entry.resolve());
       } catch (error) {
-        batch.forEach((entry) => entry.reject(error));
+        if (batch.length === 1) {
+          batch[0].reject(error);
+        } else {
+          // One bad item must not sink the others: each is tried on its own.
+          await Promise.all(batch.map((entry) => this.write([entry.item]).then(entry.resolve, entry.reject)));
+        }
       }
     }
     this.writing = false;
