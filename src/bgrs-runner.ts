@@ -1,6 +1,5 @@
 import { Inject, Injectable, Logger, type ExecutionContext } from '@nestjs/common';
 import type { Writable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { BGRS_OPTIONS, BGRS_RESULT_STORE, BgrsStatusId } from './bgrs.constants.js';
 import type { ResolvedBgrsOptions } from './bgrs-options.interface.js';
 import { BgrsRequestRepository } from './bgrs-request.repository.js';
@@ -36,6 +35,13 @@ interface Ticket extends RunTicket {
 }
 
 const INTERRUPTED = 'interrupted by shutdown';
+
+/** Waits for `work`, or `ms` at most, leaving no timer behind to hold the process. */
+async function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
 
 /**
  * Runs accepted requests to their end in this process: at most `maxConcurrent` at once, the others queued in
@@ -124,11 +130,11 @@ export class BgrsRunner {
     this.draining = true;
     await Promise.all(this.queue.splice(0).map((ticket) => this.stopQueued(ticket, 'shutdown')));
     const running = () => [...this.tickets.values()].flatMap((ticket) => (ticket.running ? [ticket.running] : []));
-    await Promise.race([Promise.all(running()), sleep(this.options.shutdownGraceMs)]);
+    await settledWithin(Promise.all(running()), this.options.shutdownGraceMs);
     for (const ticket of this.tickets.values()) {
       this.stop(ticket, 'shutdown');
     }
-    await Promise.race([Promise.all(running()), sleep(Math.min(this.options.shutdownGraceMs, 5000))]);
+    await settledWithin(Promise.all(running()), Math.min(this.options.shutdownGraceMs, 5000));
     this.lifetime.abort();
   }
 

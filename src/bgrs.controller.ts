@@ -12,7 +12,6 @@ import {
   Req,
   Res,
   Sse,
-  StreamableFile,
   UseGuards,
   type MessageEvent,
 } from '@nestjs/common';
@@ -108,8 +107,8 @@ export class BgrsController {
   async findResult(
     @Param('rid', ParseRidPipe) rid: string,
     @Req() caller: unknown,
-    @Res({ passthrough: true }) response: unknown,
-  ): Promise<StreamableFile> {
+    @Res() response: unknown,
+  ): Promise<void> {
     const request = await this.findRequest(rid, caller);
     if (request.statusId !== BgrsStatusId.Finished || !request.result) {
       throw this.conflict(request, 'The result is not available');
@@ -118,9 +117,16 @@ export class BgrsController {
       throw new GoneException(`The result of ${rid} is no longer stored.`);
     });
     const status = request.httpStatus ?? 200;
-    const headers = request.contentType ? { ...stored.headers, 'content-type': request.contentType } : stored.headers;
-    this.platform.get().replay(response, status, headers);
-    return new StreamableFile(stored.body, { length: BODILESS_STATUSES.has(status) ? undefined : stored.size });
+    const headers = {
+      ...stored.headers,
+      ...(request.contentType ? { 'Content-Type': request.contentType } : {}),
+      ...(BODILESS_STATUSES.has(status) ? {} : { 'Content-Length': String(stored.size) }),
+    };
+    // A client that goes away mid-stream is no error of ours.
+    await this.platform
+      .get()
+      .replay(response, status, headers, stored.body)
+      .catch(() => stored.body.destroy());
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { finished, type Writable } from 'node:stream';
+import { finished, type Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { redirectServerResponse } from './redirect-server-response.js';
 import type { ResponseCapture } from './response-capture.interface.js';
 import { ResponseRecorder, type ResponseSnapshot } from './response-recorder.js';
@@ -40,10 +41,8 @@ export class ExpressResponseCapture implements ResponseCapture {
     return recorder;
   }
 
-  replay(response: ServerResponse, statusCode: number, headers: Record<string, string | string[]>): void {
-    response.statusCode = statusCode;
-    for (const [name, value] of Object.entries(headers)) {
-      response.setHeader(name, value);
-    }
+  async replay(response: ServerResponse, statusCode: number, headers: Record<string, string | string[]>, body: Readable): Promise<void> {
+    response.writeHead(statusCode, headers);
+    await pipeline(body, response);
   }
 }

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { finished, type Writable } from 'node:stream';
+import { finished, type Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { redirectServerResponse } from './redirect-server-response.js';
 import type { ResponseCapture } from './response-capture.interface.js';
 import { ResponseRecorder, type ResponseSnapshot } from './response-recorder.js';
@@ -16,6 +17,7 @@ interface FastifyReplyLike {
   getHeaders(): Record<string, HeaderValue | undefined>;
   hasHeader(name: string): boolean;
   removeHeader(name: string): FastifyReplyLike;
+  hijack(): FastifyReplyLike;
 }
 
 /**
@@ -74,10 +76,10 @@ export class FastifyResponseCapture implements ResponseCapture {
     return recorder;
   }
 
-  replay(reply: FastifyReplyLike, statusCode: number, headers: Record<string, string | string[]>): void {
-    reply.code(statusCode);
-    for (const [name, value] of Object.entries(headers)) {
-      reply.header(name, value);
-    }
+  async replay(reply: FastifyReplyLike, statusCode: number, headers: Record<string, string | string[]>, body: Readable): Promise<void> {
+    // Fastify's send would give a stream without a type `application/octet-stream`.
+    reply.hijack();
+    reply.raw.writeHead(statusCode, headers);
+    await pipeline(body, reply.raw);
   }
 }

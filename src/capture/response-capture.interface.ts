@@ -1,4 +1,4 @@
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { ResponseRecorder, ResponseSnapshot } from './response-recorder.js';
 
 /**
@@ -17,6 +17,9 @@ export interface ResponseCapture {
    * recorder, starting from `snapshot`, with the body going to `body`.
    */
   record(response: unknown, snapshot: ResponseSnapshot, body: Writable): ResponseRecorder;
-  /** Sets a stored result's status and headers on a response exactly as recorded (no charset added). */
-  replay(response: unknown, statusCode: number, headers: Record<string, string | string[]>): void;
+  /**
+   * Sends a stored result exactly as recorded: no charset or default Content-Type added, so a result that had
+   * none gets none. Resolves once the body is sent.
+   */
+  replay(response: unknown, statusCode: number, headers: Record<string, string | string[]>, body: Readable): Promise<void>;
 }

@@ -53,9 +53,9 @@ export class ResponseRecorder {
   /** The headers kept with the result. */
   keptHeaders(): BgrsResultHeaders {
     const kept: BgrsResultHeaders = {};
-    for (const [key, { value }] of this.headers) {
+    for (const [key, { name, value }] of this.headers) {
       if (!TRANSFER_HEADERS.has(key)) {
-        kept[key] = Array.isArray(value) ? value.map(String) : String(value);
+        kept[name] = Array.isArray(value) ? value.map(String) : String(value);
       }
     }
     return kept;
