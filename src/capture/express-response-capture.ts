@@ -3,7 +3,7 @@ import { finished, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { redirectServerResponse } from './redirect-server-response.js';
 import type { ResponseCapture } from './response-capture.interface.js';
-import { ResponseRecorder, type ResponseSnapshot } from './response-recorder.js';
+import { ResponseRecorder, takeSnapshot, type ResponseSnapshot } from './response-recorder.js';
 
 /**
  * Express: once the early answer is sent, the request's `res` writes into the recorder, and Express's own `send`
@@ -11,14 +11,7 @@ import { ResponseRecorder, type ResponseSnapshot } from './response-recorder.js'
  */
 export class ExpressResponseCapture implements ResponseCapture {
   snapshot(response: ServerResponse, routeHeaders: string[]): ResponseSnapshot {
-    const headers: ResponseSnapshot['headers'] = {};
-    for (const name of routeHeaders) {
-      const value = response.getHeader(name);
-      if (value !== undefined) {
-        headers[name] = value;
-      }
-    }
-    return { statusCode: response.statusCode, headers };
+    return takeSnapshot(response.statusCode, routeHeaders, (name) => response.getHeader(name));
   }
 
   prepareEarlyAnswer(response: ServerResponse, routeHeaders: string[], headers: Record<string, string>): void {

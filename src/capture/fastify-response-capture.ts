@@ -3,7 +3,7 @@ import { finished, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { redirectServerResponse } from './redirect-server-response.js';
 import type { ResponseCapture } from './response-capture.interface.js';
-import { ResponseRecorder, type ResponseSnapshot } from './response-recorder.js';
+import { ResponseRecorder, takeSnapshot, type ResponseSnapshot } from './response-recorder.js';
 
 type HeaderValue = number | string | string[];
 
@@ -27,14 +27,7 @@ interface FastifyReplyLike {
  */
 export class FastifyResponseCapture implements ResponseCapture {
   snapshot(reply: FastifyReplyLike, routeHeaders: string[]): ResponseSnapshot {
-    const headers: ResponseSnapshot['headers'] = {};
-    for (const name of routeHeaders) {
-      const value = reply.getHeader(name);
-      if (value !== undefined) {
-        headers[name] = value;
-      }
-    }
-    return { statusCode: reply.statusCode, headers };
+    return takeSnapshot(reply.statusCode, routeHeaders, (name) => reply.getHeader(name));
   }
 
   prepareEarlyAnswer(reply: FastifyReplyLike, routeHeaders: string[], headers: Record<string, string>): void {

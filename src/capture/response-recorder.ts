@@ -14,6 +14,22 @@ export interface ResponseSnapshot {
   headers: Record<string, HeaderValue>;
 }
 
+/** The snapshot of a response whose status is `statusCode`, with the route's headers read by `getHeader`. */
+export function takeSnapshot(
+  statusCode: number,
+  routeHeaders: string[],
+  getHeader: (name: string) => HeaderValue | undefined,
+): ResponseSnapshot {
+  const headers: ResponseSnapshot['headers'] = {};
+  for (const name of routeHeaders) {
+    const value = getHeader(name);
+    if (value !== undefined) {
+      headers[name] = value;
+    }
+  }
+  return { statusCode, headers };
+}
+
 /**
  * Stands in for the response of a background request: headers and status in memory, body bytes into the result
  * store. It implements what Node's `ServerResponse` offers to the frameworks' send logic, so that Express (or
