@@ -151,7 +151,7 @@ export class BgrsController {
   private async findRequest(rid: string, caller: unknown): Promise<BgrsRequest> {
     const request = await this.repository.findOne(rid);
     // Someone else's request is as unknown as a missing one, so that its existence does not leak.
-    if (!request || (this.options.ownerOnly && request.userId !== callerIdOf(this.options, caller))) {
+    if (!request || (this.options.ownerOnly && !this.isOwner(request, caller))) {
       throw new NotFoundException(`No background request ${rid}.`);
     }
     return request;
@@ -171,6 +171,10 @@ export class BgrsController {
       throw new BadRequestException(`Invalid ${name}: use a whole number from ${min} to ${max}.`);
     }
     return number;
+  }
+
+  private isOwner(request: BgrsRequest, caller: unknown): boolean {
+    return request.userId !== null && request.userId === callerIdOf(this.options, caller);
   }
 
   private conflict(request: BgrsRequest, message: string): ConflictException {

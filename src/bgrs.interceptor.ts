@@ -1,5 +1,6 @@
 import {
   BadRequestException,
+  ForbiddenException,
   Inject,
   Injectable,
   Logger,
@@ -61,6 +62,10 @@ export class BgrsInterceptor implements NestInterceptor {
     ]);
     if (!capable) {
       throw new BadRequestException('This route cannot run in the background: send the request without bgrs.');
+    }
+    if (this.options.ownerOnly && callerIdOf(this.options, request) === null) {
+      // Nobody could ever read such a request back.
+      throw new ForbiddenException('Background requests need a signed-in user with a numeric id here.');
     }
     if (!this.runner.accepting) {
       throw this.unavailable(context, 'The server is shutting down; try again shortly.');

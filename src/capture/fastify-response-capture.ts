@@ -50,6 +50,8 @@ export class FastifyResponseCapture implements ResponseCapture {
     }
     const recorder = new ResponseRecorder(body, snapshot, () => reply.raw.emit('drain'));
     redirectServerResponse(reply.raw, recorder);
+    // Fastify's send() also writes its header map directly (Content-Type), then removes from it (204).
+    const removeOwnHeader = reply.removeHeader.bind(reply);
     const chain = (write: () => void) => {
       write();
       return reply;
@@ -61,7 +63,14 @@ export class FastifyResponseCapture implements ResponseCapture {
         value: (values: Record<string, HeaderValue>) =>
           chain(() => Object.entries(values).forEach(([name, value]) => recorder.setHeader(name, value))),
       },
-      removeHeader: { configurable: true, value: (name: string) => chain(() => recorder.removeHeader(name)) },
+      removeHeader: {
+        configurable: true,
+        value: (name: string) =>
+          chain(() => {
+            recorder.removeHeader(name);
+            removeOwnHeader(name);
+          }),
+      },
       getHeader: { configurable: true, value: (name: string) => recorder.getHeader(name) },
       getHeaders: { configurable: true, value: () => ({ ...recorder.getHeaders() }) },
       hasHeader: { configurable: true, value: (name: string) => recorder.hasHeader(name) },
