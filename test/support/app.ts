@@ -1,5 +1,8 @@
 import 'reflect-metadata';
 import type { DynamicModule, ForwardReference, INestApplication, LogLevel, Provider, Type } from '@nestjs/common';
+import type { AbstractHttpAdapter } from '@nestjs/core';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -14,6 +17,22 @@ import type { HttpClient } from './http.js';
 
 type ModuleImport = Type | DynamicModule | Promise<DynamicModule> | ForwardReference;
 
+/** An HTTP platform to run a test app on. */
+export interface TestAdapter {
+  /** The adapter class's name, e.g. for `describe(adapter.name, …)`. */
+  name: 'ExpressAdapter' | 'FastifyAdapter';
+  /** What the adapter's `getType()` answers. */
+  platform: 'express' | 'fastify';
+  /** A fresh adapter (with a fresh server) for one app. */
+  create(): AbstractHttpAdapter;
+}
+
+export const expressAdapter: TestAdapter = { name: 'ExpressAdapter', platform: 'express', create: () => new ExpressAdapter() };
+export const fastifyAdapter: TestAdapter = { name: 'FastifyAdapter', platform: 'fastify', create: () => new FastifyAdapter() };
+
+/** Both HTTP platforms, for suites that run on each: `for (const adapter of adapters) describe(adapter.name, …)`. */
+export const adapters: readonly TestAdapter[] = [expressAdapter, fastifyAdapter];
+
 export interface TestAppOptions {
   controllers?: Type[];
   providers?: Provider[];
@@ -23,10 +42,14 @@ export interface TestAppOptions {
   bgrs?: BgrsModuleOptions;
   /** A TypeORM logger for the module's data source, e.g. to count queries. */
   typeormLogger?: TypeOrmLogger;
+  /** The HTTP platform; Express unless told. */
+  adapter?: TestAdapter;
 }
 
 export interface TestApp {
   app: INestApplication;
+  /** The HTTP platform the app runs on. */
+  adapter: TestAdapter;
   /** Requests to the app listening on 127.0.0.1 (a real port, so that many may run at once). */
   http: HttpClient;
   db: TestDatabase;
@@ -39,10 +62,11 @@ export interface TestApp {
 const LOG_LEVELS: LogLevel[] = process.env.BGRS_TEST_LOG ? ['log', 'error', 'warn', 'debug', 'verbose'] : ['error', 'warn'];
 
 /**
- * A real Nest app over HTTP with `BgrsModule` on a database of its own (migrations run at start), as a host app
- * would set it up. `close()` stops it, drops the database and removes the result folder.
+ * A real Nest app over HTTP (on `options.adapter`, Express unless told) with `BgrsModule` on a database of its own
+ * (migrations run at start), as a host app would set it up. `close()` stops it, drops the database and removes the result folder.
  */
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const adapter = options.adapter ?? expressAdapter;
   const db = await TestDatabase.create();
   const resultDir = await mkdtemp(join(tmpdir(), 'bgrs-results-'));
   let app: INestApplication | undefined;
@@ -64,12 +88,14 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       controllers: options.controllers ?? [],
       providers: options.providers ?? [],
     }).compile();
-    app = moduleRef.createNestApplication({ logger: LOG_LEVELS });
+    app = moduleRef.createNestApplication(adapter.create(), { logger: LOG_LEVELS });
+    // Fastify is ready once listening, so both platforms are reached the same way: real HTTP on a real port.
     await app.listen(0, '127.0.0.1');
     const { port } = app.getHttpServer().address() as AddressInfo;
     const started = app;
     return {
       app: started,
+      adapter,
       http: supertest(`http://127.0.0.1:${port}`),
       db,
       resultDir,
