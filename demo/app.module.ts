@@ -5,6 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BgrsModule, BgrsStatus, bgrsMigrations } from 'nestjs-bgrs';
 import { DataSource } from 'typeorm';
+import { DashboardController } from './dashboard.controller.js';
 import { DemoAuthGuard } from './demo-auth.guard.js';
 import { ImportsController } from './imports.controller.js';
 import { ReportsController } from './reports.controller.js';
@@ -62,7 +63,7 @@ class SqliteStatusSeeder implements OnApplicationBootstrap {
     TypeOrmModule.forRoot(databaseOptions()),
     BgrsModule.forRoot({ resultDir: 'media', progressIntervalMs: 500 }),
   ],
-  controllers: [UsersController, ReportsController, ImportsController],
+  controllers: [DashboardController, UsersController, ReportsController, ImportsController],
   providers: [
     SqliteStatusSeeder,
     { provide: APP_GUARD, useClass: DemoAuthGuard },

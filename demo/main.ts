@@ -10,6 +10,7 @@ async function bootstrap(): Promise<void> {
   await app.listen(port);
   const logger = new Logger('Demo');
   logger.log(`listening on http://localhost:${port}`);
+  logger.log(`dashboard: http://localhost:${port}/`);
   logger.log(`try: curl -i 'http://localhost:${port}/v2.5/reports/sales?year=2024&bgrs=yes'`);
 }
 

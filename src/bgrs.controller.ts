@@ -3,6 +3,7 @@ import {
   Controller,
   Delete,
   Get,
+  Header,
   GoneException,
   Inject,
   BadRequestException,
@@ -37,7 +38,10 @@ const MAX_ID = 0xffffffff;
 /** Statuses whose answer has no body, so no Content-Length either. */
 const BODILESS_STATUSES = new Set([204, 304]);
 
-/** The lookup endpoints of background requests (SPEC §4). The prefix is the module's `path` option. */
+/**
+ * The lookup endpoints of background requests (SPEC §4). The prefix is the module's `path` option. Answers that
+ * change while a request runs are sent with `Cache-Control: no-store`.
+ */
 @Controller(BGRS_DEFAULT_PATH)
 @UseGuards(BgrsAccessGuard)
 @ApiBgrsTags()
@@ -61,6 +65,7 @@ export class BgrsController {
    */
   @Get()
   @ApiBgrsLookup("The caller's background requests, newest first", 'records')
+  @Header('Cache-Control', 'no-store')
   async findMine(
     @Req() caller: unknown,
     @Query('status') status?: string,
@@ -81,6 +86,7 @@ export class BgrsController {
   /** The record of a background request, joined with its status name. */
   @Get(':rid')
   @ApiBgrsLookup('A background request', 'record')
+  @Header('Cache-Control', 'no-store')
   async findOne(@Param('rid', ParseRidPipe) rid: string, @Req() caller: unknown): Promise<BgrsRequestView[]> {
     return [this.presenter.request(await this.findRequest(rid, caller))];
   }
@@ -88,6 +94,7 @@ export class BgrsController {
   /** Its progress messages, oldest first. */
   @Get(':rid/details')
   @ApiBgrsLookup('Progress messages of a background request', 'details')
+  @Header('Cache-Control', 'no-store')
   async findDetails(@Param('rid', ParseRidPipe) rid: string, @Req() caller: unknown): Promise<BgrsDetailView[]> {
     await this.findRequest(rid, caller);
     const details = await this.repository.findDetails(rid);
