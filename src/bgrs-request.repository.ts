@@ -52,6 +52,9 @@ export class BgrsRequestRepository {
   private readonly instances: Repository<BgrsInstance>;
   private readonly leases: Repository<BgrsLease>;
   private readonly acceptances = new WriteBatcher<NewBgrsRequest>((requests) => this.insertMany(requests));
+  private readonly starts = new WriteBatcher<string>(async (rids) => {
+    await this.requests.update({ rid: In(rids), statusId: BgrsStatusId.Queued }, { statusId: BgrsStatusId.Processing });
+  });
   private readonly outcomes = new WriteBatcher<BgrsOutcomeRecord>((outcomes) => this.finishMany(outcomes));
 
   constructor(@Inject(BGRS_DATA_SOURCE) private readonly dataSource: DataSource) {
@@ -95,8 +98,9 @@ export class BgrsRequestRepository {
     });
   }
 
-  async markProcessing(rid: string): Promise<void> {
-    await this.requests.update({ rid, statusId: BgrsStatusId.Queued }, { statusId: BgrsStatusId.Processing });
+  /** A queued request starts; requests starting together are updated in one statement. */
+  markProcessing(rid: string): Promise<void> {
+    return this.starts.add(rid);
   }
 
   async saveProgress(rid: string, percent: number): Promise<void> {

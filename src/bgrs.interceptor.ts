@@ -52,7 +52,12 @@ export class BgrsInterceptor implements NestInterceptor {
       return next.handle();
     }
     const request = context.switchToHttp().getRequest();
-    const trigger = readBgrsTrigger(request.query, request.headers?.prefer);
+    const prefer = request.headers?.prefer;
+    // Most requests ask for nothing; Express parses `query` anew on every read, so look at the raw URL first.
+    if (prefer === undefined && !String(request.originalUrl ?? request.url).includes('bgrs')) {
+      return next.handle();
+    }
+    const trigger = readBgrsTrigger(request.query, prefer);
     if (!trigger.background) {
       return next.handle();
     }

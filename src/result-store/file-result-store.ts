@@ -1,5 +1,5 @@
 import type { OnModuleInit } from '@nestjs/common';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
@@ -7,6 +7,7 @@ import { BGRS_RESULT_MAX_LENGTH } from '../bgrs.constants.js';
 import { isRid } from '../rid.js';
 import type { BgrsResultHeaders, BgrsResultStore, BgrsResultWriter, BgrsStoredResult } from './bgrs-result-store.interface.js';
 import { resultExtension } from './result-extension.js';
+import { SpillingFileWriter } from './spilling-file-writer.js';
 
 /** Headers kept beside a result file, when there are any. */
 function headersFile(location: string): string {
@@ -34,7 +35,7 @@ export class FileResultStore implements BgrsResultStore, OnModuleInit {
     }
     const base = join(this.directory, `keep1m.bgrs.${rid}.result`);
     const temporary = `${base}.partial`;
-    const body = createWriteStream(temporary);
+    const body = new SpillingFileWriter(temporary);
     return {
       body,
       commit: async (contentType, headers) => {
@@ -49,6 +50,7 @@ export class FileResultStore implements BgrsResultStore, OnModuleInit {
       },
       discard: async () => {
         body.destroy();
+        await finished(body).catch(() => undefined);
         await rm(temporary, { force: true });
       },
     };
