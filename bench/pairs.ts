@@ -1,0 +1,320 @@
+/** The seven pairs of issue 4: what each side measures, and the goal the pair is judged by. */
+import { rm } from 'node:fs/promises';
+import type { BenchDatabase } from './database.js';
+import {
+  completions,
+  cpuMs,
+  get,
+  getJson,
+  idleRssMiB,
+  load,
+  peakRssDuring,
+  submit,
+  untilFinished,
+} from './measure.js';
+import type { ServerProcess } from './server-process.js';
+
+export interface Settings {
+  /** Rounds of A and B, alternating AB, BA, AB, … */
+  rounds: number;
+  /** Seconds of each autocannon run. */
+  loadSeconds: number;
+  /** Concurrent clients of the load runs, and of row 3 (each submits, then polls until finished). */
+  connections: number;
+  /** Background requests per completions run (row 3). */
+  completions: number;
+  /** Iterations of the progress loop (row 4). */
+  loopIterations: number;
+  /** Size of the StreamableFile result (row 5), MiB. */
+  bigMiB: number;
+}
+
+export interface Servers {
+  /** The app with BgrsModule. */
+  bgrs: ServerProcess;
+  /** The same app without it. */
+  noBgrs: ServerProcess;
+  /** node:http + mysql2. */
+  plain: ServerProcess;
+}
+
+export interface BenchContext {
+  servers: Servers;
+  database: BenchDatabase;
+  /** The local MariaDB server process, for its CPU time. */
+  databasePid: number | undefined;
+  /** `make()` once per run, for a figure or fixture that several rounds share. */
+  once<T>(key: string, make: () => Promise<T>): Promise<T>;
+}
+
+export interface RoundResult {
+  a: number;
+  b: number;
+  /** Further figures of the round, by name (e.g. progress writes, non-2xx answers). */
+  extra?: Record<string, number>;
+}
+
+export interface Goal {
+  op: '>=' | '<=';
+  value: number;
+}
+
+export interface PairSpec {
+  row: number;
+  /** What side A is. */
+  measured: string;
+  /** What side B is. */
+  against: string;
+  /** Unit of A and B. */
+  unit: string;
+  /** How the pair is judged: A/B of the medians, or the median of the per-round differences A − B. */
+  compare: 'ratio' | 'difference';
+  goal: Goal;
+  /** Further goals on the worst (largest) value of an extra figure across rounds. */
+  extraGoals?: Array<{ key: string; label: string } & Goal>;
+  /** Whether a discarded, shorter round runs first. Default true. */
+  warmUp?: boolean;
+  /** One round; `index` tells the order of A and B (see `alternate`). A warm-up round has index -1. */
+  round(context: BenchContext, settings: Settings, index: number): Promise<RoundResult>;
+}
+
+/** Time for background backlogs to drain between measurements. */
+const SETTLE_TIMEOUT_MS = 180_000;
+
+/** Runs A then B in even rounds, B then A in odd ones, letting background work drain after each. */
+async function alternate<A, B>(context: BenchContext, index: number, a: () => Promise<A>, b: () => Promise<B>): Promise<[A, B]> {
+  const settled = async <T>(side: () => Promise<T>) => {
+    const value = await side();
+    await context.database.settle(SETTLE_TIMEOUT_MS);
+    return value;
+  };
+  if (index % 2 === 0) {
+    const first = await settled(a);
+    return [first, await settled(b)];
+  }
+  const second = await settled(b);
+  return [await settled(a), second];
+}
+
+/** What one request cost, on average over a run. */
+export interface RequestCosts {
+  /** SQL statements the server sent. */
+  sql: number;
+  /** CPU time of the server process, ms. */
+  appCpuMs: number;
+  /** CPU time of MariaDB, ms (NaN when it does not run on this machine). */
+  dbCpuMs: number;
+}
+
+/**
+ * Runs `work` against `server`, lets the background work it caused drain, and tells what each of its 2xx answers
+ * (for row 3: each completion, its polls included) cost the server and the database.
+ */
+async function withCosts<T extends { count: number }>(
+  context: BenchContext,
+  server: ServerProcess,
+  work: () => Promise<T>,
+): Promise<T & { costs: RequestCosts }> {
+  const dbCpu = () => (context.databasePid ? cpuMs(context.databasePid) : Promise.resolve(Number.NaN));
+  const before = { stats: await server.stats(), app: await cpuMs(server.pid), db: await dbCpu() };
+  const result = await work();
+  await context.database.settle(SETTLE_TIMEOUT_MS);
+  const after = { stats: await server.stats(), app: await cpuMs(server.pid), db: await dbCpu() };
+  const per = (value: number) => value / result.count;
+  return {
+    ...result,
+    costs: {
+      sql: per(after.stats.queries - before.stats.queries),
+      appCpuMs: per(after.app - before.app),
+      dbCpuMs: per(after.db - before.db),
+    },
+  };
+}
+
+/** The costs of both sides as extra figures of a round. */
+function costFigures(a: RequestCosts, b: RequestCosts): Record<string, number> {
+  const figures: Record<string, number> = {};
+  for (const [side, costs] of [['A', a], ['B', b]] as const) {
+    figures[`${side} SQL/req`] = costs.sql;
+    figures[`${side} app CPU ms/req`] = costs.appCpuMs;
+    figures[`${side} DB CPU ms/req`] = costs.dbCpuMs;
+  }
+  return figures;
+}
+
+interface Target {
+  server: ServerProcess;
+  path: string;
+}
+
+/** The same autocannon load on a route of each side: req/s (or p99 latency), and what a request cost. */
+function loadRound(metric: 'rps' | 'p99', a: (s: Servers) => Target, b: (s: Servers) => Target): PairSpec['round'] {
+  return async (context, settings, index) => {
+    const run = ({ server, path }: Target) =>
+      withCosts(context, server, () => load(`${server.url}${path}`, settings.loadSeconds, settings.connections));
+    const [resultA, resultB] = await alternate(
+      context,
+      index,
+      () => run(a(context.servers)),
+      () => run(b(context.servers)),
+    );
+    return {
+      a: resultA[metric],
+      b: resultB[metric],
+      extra: { 'A non-2xx': resultA.failures, ...costFigures(resultA.costs, resultB.costs) },
+    };
+  };
+}
+
+/** One finished background request, for the lookup rows. */
+async function finishedRid(bgrs: ServerProcess): Promise<string> {
+  const rid = await submit(bgrs.url, '/quick');
+  await untilFinished(bgrs.url, rid, 20, 30_000);
+  return rid;
+}
+
+/**
+ * The RSS of the idle app, before any big result has passed through it (memory that a transfer leaves behind
+ * counts against it): after a few small requests of each kind, so that it is not a cold process either.
+ */
+async function idleBaseline(bgrs: ServerProcess): Promise<number> {
+  for (let i = 0; i < 20; i++) {
+    await get(`${bgrs.url}/plain`);
+  }
+  await finishedRid(bgrs);
+  return idleRssMiB(bgrs.pid, 1000);
+}
+
+/** Runs the progress loop of row 4 in the background; its own wall time and the progress UPDATEs it caused. */
+async function progressLoop(bgrs: ServerProcess, mode: 'report' | 'none', iterations: number) {
+  const before = await bgrs.stats();
+  const rid = await submit(bgrs.url, `/loop?mode=${mode}&n=${iterations}`);
+  await untilFinished(bgrs.url, rid, 20, 300_000);
+  const { ms } = await getJson<{ ms: number }>(`${bgrs.url}/bgrs/${rid}/result`);
+  const after = await bgrs.stats();
+  return { ms, writes: after.progressWrites - before.progressWrites };
+}
+
+/** Stores a generated `mib` MiB result in the background, reads it back, and deletes the file. */
+async function bigResult(bgrs: ServerProcess, mib: number): Promise<void> {
+  const rid = await submit(bgrs.url, `/big?mib=${mib}`);
+  const record = await untilFinished(bgrs.url, rid, 100, 600_000);
+  const { status, bytes } = await get(`${bgrs.url}/bgrs/${rid}/result`, true);
+  if (status !== 200 || bytes !== mib * 1024 * 1024) {
+    throw new Error(`/bgrs/${rid}/result: ${status}, ${bytes} bytes (expected 200, ${mib} MiB)`);
+  }
+  if (record.result) {
+    await rm(record.result, { force: true });
+  }
+}
+
+export const PAIRS: PairSpec[] = [
+  {
+    row: 1,
+    measured: 'foreground req/s of a plain JSON route, app with BgrsModule',
+    against: 'the same app without BgrsModule',
+    unit: 'req/s',
+    compare: 'ratio',
+    goal: { op: '>=', value: 0.97 },
+    round: loadRound(
+      'rps',
+      (s) => ({ server: s.bgrs, path: '/plain' }),
+      (s) => ({ server: s.noBgrs, path: '/plain' }),
+    ),
+  },
+  {
+    row: 2,
+    measured: '`?bgrs=yes` acceptances/s (202s), handler returns at once',
+    against: 'node:http + mysql2: one INSERT into a table of the same shape, answers the id',
+    unit: 'req/s',
+    compare: 'ratio',
+    goal: { op: '>=', value: 1.0 },
+    round: loadRound(
+      'rps',
+      (s) => ({ server: s.bgrs, path: '/quick?bgrs=yes' }),
+      (s) => ({ server: s.plain, path: '/accept' }),
+    ),
+  },
+  {
+    row: 3,
+    measured: 'end-to-end background completions/s (submit → polled `finished`, result stored)',
+    against: 'foreground req/s of the same route',
+    unit: '/s',
+    compare: 'ratio',
+    goal: { op: '>=', value: 0.5 },
+    round: async (context, settings, index) => {
+      const { bgrs } = context.servers;
+      const [a, b] = await alternate(
+        context,
+        index,
+        () => withCosts(context, bgrs, () => completions(bgrs.url, '/quick', settings.completions, settings.connections, 300_000)),
+        () => withCosts(context, bgrs, () => load(`${bgrs.url}/quick`, settings.loadSeconds, settings.connections)),
+      );
+      return { a: a.rps, b: b.rps, extra: { 'A 503 retried': a.refused, ...costFigures(a.costs, b.costs) } };
+    },
+  },
+  {
+    row: 4,
+    measured: 'wall time of a handler calling `await report()` 1,000,000 times (in the background)',
+    against: 'the same loop without `report()`',
+    unit: 'ms',
+    compare: 'ratio',
+    goal: { op: '<=', value: 1.5 },
+    extraGoals: [{ key: 'progress writes', label: 'database writes for progress', op: '<=', value: 20 }],
+    round: async (context, settings, index) => {
+      const { bgrs } = context.servers;
+      const [a, b] = await alternate(
+        context,
+        index,
+        () => progressLoop(bgrs, 'report', settings.loopIterations),
+        () => progressLoop(bgrs, 'none', settings.loopIterations),
+      );
+      return { a: a.ms, b: b.ms, extra: { 'progress writes': a.writes } };
+    },
+  },
+  {
+    row: 5,
+    measured: 'peak RSS while a 1 GiB `StreamableFile` result is stored, then read back from `/result`',
+    against: 'the idle app (before any big result)',
+    unit: 'MiB',
+    compare: 'difference',
+    goal: { op: '<=', value: 64 },
+    warmUp: false,
+    round: async (context, settings) => {
+      const { bgrs } = context.servers;
+      const idle = await context.once('idle RSS', () => idleBaseline(bgrs));
+      const peak = await peakRssDuring(bgrs.pid, () => bigResult(bgrs, settings.bigMiB));
+      await context.database.settle(SETTLE_TIMEOUT_MS);
+      return { a: peak, b: idle, extra: { 'result MiB': settings.bigMiB } };
+    },
+  },
+  {
+    row: 6,
+    measured: '`GET /bgrs/:rid` req/s',
+    against: 'node:http + mysql2: the same indexed SELECT (joined with the status name)',
+    unit: 'req/s',
+    compare: 'ratio',
+    goal: { op: '>=', value: 0.9 },
+    round: async (context, settings, index) => {
+      const rid = await context.once('lookup rid', () => finishedRid(context.servers.bgrs));
+      return loadRound(
+        'rps',
+        (s) => ({ server: s.bgrs, path: `/bgrs/${rid}` }),
+        (s) => ({ server: s.plain, path: `/lookup/${rid}` }),
+      )(context, settings, index);
+    },
+  },
+  {
+    row: 7,
+    measured: 'p99 latency of the early answer (202), 50 connections',
+    against: 'p99 of a plain JSON route, same app',
+    unit: 'ms',
+    compare: 'ratio',
+    goal: { op: '<=', value: 3 },
+    round: loadRound(
+      'p99',
+      (s) => ({ server: s.bgrs, path: '/quick?bgrs=yes' }),
+      (s) => ({ server: s.bgrs, path: '/plain' }),
+    ),
+  },
+];

@@ -1,0 +1,146 @@
+/**
+ * The Nest app under test, in its own process: with `BgrsModule` (BENCH_WITH_BGRS=1) or, for row 1's baseline,
+ * the very same app without it. TypeORM on the benchmark's MariaDB, with a logger that counts the statements.
+ */
+import 'reflect-metadata';
+import { Controller, Get, Module, Optional, Query, StreamableFile, type DynamicModule } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { BackgroundCapable, BgrsModule, bgrsMigrations, ProgressReporter } from 'nestjs-bgrs';
+import type { Logger as TypeOrmLogger } from 'typeorm';
+import { announce, ENV, MARIADB, requiredEnv, type ServerStats } from './ipc.js';
+
+const SMALL_BODY = { ok: true, items: [1, 2, 3], name: 'nestjs-bgrs benchmark' };
+const CHUNK = Buffer.alloc(64 * 1024, 'x');
+const RESOLVED = Promise.resolve();
+
+/** The SET clause of an UPDATE of `bgrs_requests`. */
+const REQUEST_UPDATE = /^\s*UPDATE\s+`?bgrs_requests`?\s+SET\s+([\s\S]*?)(?:\s+WHERE\s|$)/i;
+
+/**
+ * Counts the statements TypeORM sends; a progress write sets `progress` without changing `status_id`.
+ * BENCH_LOG_SQL=1 also prints each one.
+ */
+class QueryCounter implements TypeOrmLogger {
+  readonly stats: ServerStats = { queries: 0, progressWrites: 0 };
+  private readonly print = process.env.BENCH_LOG_SQL === '1';
+
+  logQuery(query: string, parameters?: unknown[]): void {
+    this.stats.queries++;
+    if (this.print) {
+      console.error(`SQL ${query} -- ${JSON.stringify(parameters ?? [])}`);
+    }
+    const set = REQUEST_UPDATE.exec(query)?.[1];
+    if (set && /\bprogress\b/i.test(set) && !/\bstatus_id\b/i.test(set)) {
+      this.stats.progressWrites++;
+    }
+  }
+  logQueryError(error: string | Error, query: string): void {
+    console.error(`query failed: ${error instanceof Error ? error.message : error}: ${query.slice(0, 200)}`);
+  }
+  logQuerySlow(): void {}
+  logSchemaBuild(): void {}
+  logMigration(): void {}
+  log(level: 'log' | 'info' | 'warn', message: unknown): void {
+    if (level === 'warn') {
+      console.error(`typeorm: ${String(message)}`);
+    }
+  }
+}
+
+/** `bytes` of generated data, never held whole in memory. */
+function generatedStream(bytes: number): Readable {
+  let left = bytes;
+  return new Readable({
+    read() {
+      if (left <= 0) {
+        this.push(null);
+        return;
+      }
+      const size = Math.min(left, CHUNK.length);
+      left -= size;
+      this.push(size === CHUNK.length ? CHUNK : CHUNK.subarray(0, size));
+    },
+  });
+}
+
+@Controller()
+class BenchController {
+  constructor(@Optional() private readonly progress?: ProgressReporter) {}
+
+  /** Rows 1 and 7: a plain JSON route. */
+  @Get('plain')
+  plain() {
+    return SMALL_BODY;
+  }
+
+  /** Rows 2, 3, 6 and 7: a background-capable route whose handler returns at once. */
+  @Get('quick')
+  @BackgroundCapable()
+  quick() {
+    return SMALL_BODY;
+  }
+
+  /**
+   * Row 4: `n` iterations of `await progress.report(i / (n / 100))`, or (`mode=none`) the same loop awaiting an
+   * already resolved promise instead. Answers the loop's own wall time.
+   */
+  @Get('loop')
+  @BackgroundCapable()
+  async loop(@Query('mode') mode: string, @Query('n') n: string) {
+    const iterations = Number(n);
+    const scale = iterations / 100;
+    const step = mode === 'report' ? (percent: number) => this.progress!.report(percent) : () => RESOLVED;
+    const started = performance.now();
+    for (let i = 0; i < iterations; i++) {
+      await step(i / scale);
+    }
+    return { mode, iterations, ms: performance.now() - started };
+  }
+
+  /** Row 5: a generated `StreamableFile` of `mib` MiB. */
+  @Get('big')
+  @BackgroundCapable()
+  big(@Query('mib') mib: string) {
+    const bytes = Number(mib) * 1024 * 1024;
+    return new StreamableFile(generatedStream(bytes), { type: 'application/octet-stream', length: bytes });
+  }
+}
+
+function benchAppModule(withBgrs: boolean, counter: QueryCounter): DynamicModule {
+  @Module({})
+  class BenchAppModule {}
+  return {
+    module: BenchAppModule,
+    imports: [
+      TypeOrmModule.forRoot({
+        type: 'mariadb',
+        ...MARIADB,
+        username: MARIADB.user,
+        database: requiredEnv(ENV.database),
+        autoLoadEntities: true,
+        migrations: bgrsMigrations,
+        migrationsRun: true,
+        logger: counter,
+      }),
+      ...(withBgrs ? [BgrsModule.forRoot({ resultDir: requiredEnv(ENV.resultDir), shutdownGraceMs: 1000 })] : []),
+    ],
+    controllers: [BenchController],
+  };
+}
+
+async function main(): Promise<void> {
+  const counter = new QueryCounter();
+  const withBgrs = process.env[ENV.withBgrs] === '1';
+  const app = await NestFactory.create(benchAppModule(withBgrs, counter), { logger: ['error', 'warn'] });
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  announce(port, () => app.close(), () => ({ ...counter.stats }));
+}
+
+main().catch((error: Error) => {
+  console.error(error);
+  process.exit(1);
+});
