@@ -105,7 +105,8 @@ export class BgrsRunner {
     const ticket = reserved as Ticket;
     ticket.accepted = accepted;
     this.tickets.set(accepted.run.rid, ticket);
-    if (this.draining) {
+    // Accepted while a drain began: it still gets the grace, unless it has no slot or the grace is over.
+    if (this.draining && (!ticket.hasSlot || this.lifetime.signal.aborted)) {
       void this.stopQueued(ticket, 'shutdown');
     } else if (ticket.hasSlot) {
       ticket.running = this.execute(ticket, accepted);

@@ -144,15 +144,17 @@ export class BgrsController {
   @ApiBgrsLookup('Cancel a background request', 'record')
   async cancel(@Param('rid', ParseRidPipe) rid: string, @Req() caller: unknown): Promise<BgrsRequestView[]> {
     const request = await this.findRequest(rid, caller);
-    if (request.statusId !== BgrsStatusId.Cancelled) {
-      if (!(await this.repository.cancel(rid))) {
-        throw this.conflict((await this.repository.findOne(rid)) ?? request, 'The request has already ended');
-      }
+    if (request.statusId !== BgrsStatusId.Cancelled && (await this.repository.cancel(rid))) {
       await this.repository.addDetails([{ rid, at: new Date(), details: 'cancelled by the client' }]);
       // Here at once; on another instance at its next heartbeat.
       this.runner.cancel(rid);
     }
-    return [this.presenter.request((await this.repository.findOne(rid)) ?? request)];
+    const current = (await this.repository.findOne(rid)) ?? request;
+    // Another DELETE may have won the race: cancelled is cancelled.
+    if (current.statusId !== BgrsStatusId.Cancelled) {
+      throw this.conflict(current, 'The request has already ended');
+    }
+    return [this.presenter.request(current)];
   }
 
   private async findRequest(rid: string, caller: unknown): Promise<BgrsRequest> {

@@ -5,10 +5,11 @@ import {
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { BGRS_OPTIONS } from './bgrs.constants.js';
+import { BGRS_OPTIONS, BGRS_RESULT_STORE } from './bgrs.constants.js';
 import type { ResolvedBgrsOptions } from './bgrs-options.interface.js';
 import { BgrsRequestRepository } from './bgrs-request.repository.js';
 import { BgrsRunner } from './bgrs-runner.js';
+import type { BgrsResultStore } from './result-store/bgrs-result-store.interface.js';
 
 const ABANDONED = 'failed: the instance running it stopped (its lease expired)';
 
@@ -27,6 +28,7 @@ export class LeaseKeeper implements OnApplicationBootstrap, BeforeApplicationShu
   constructor(
     private readonly repository: BgrsRequestRepository,
     private readonly runner: BgrsRunner,
+    @Inject(BGRS_RESULT_STORE) private readonly store: BgrsResultStore,
     @Inject(BGRS_OPTIONS) private readonly options: ResolvedBgrsOptions,
   ) {}
 
@@ -59,6 +61,7 @@ export class LeaseKeeper implements OnApplicationBootstrap, BeforeApplicationShu
       for (const rid of await this.repository.findAbandoned(this.runner.instanceId, now)) {
         if (await this.repository.fail(rid, ABANDONED)) {
           this.logger.warn(`${rid}: ${ABANDONED}`);
+          await this.store.abandon(rid);
         }
       }
       await this.repository.removeDeadInstances(now);

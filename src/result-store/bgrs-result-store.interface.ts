@@ -30,4 +30,6 @@ export interface BgrsResultStore {
   open(location: string): Promise<BgrsStoredResult>;
   /** Deletes a result; one that is already gone is no error. */
   remove(location: string): Promise<void>;
+  /** Deletes what a writer that died (with its process) left of the result of `rid`, if anything. */
+  abandon(rid: string): Promise<void>;
 }

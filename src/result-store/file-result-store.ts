@@ -30,10 +30,7 @@ export class FileResultStore implements BgrsResultStore, OnModuleInit {
   }
 
   create(rid: string): BgrsResultWriter {
-    if (!isRid(rid)) {
-      throw new Error(`Not a request id: ${JSON.stringify(rid)}`);
-    }
-    const base = join(this.directory, `keep1m.bgrs.${rid}.result`);
+    const base = this.baseOf(rid);
     const temporary = `${base}.partial`;
     const body = new SpillingFileWriter(temporary);
     return {
@@ -68,5 +65,19 @@ export class FileResultStore implements BgrsResultStore, OnModuleInit {
   async remove(location: string): Promise<void> {
     await rm(headersFile(location), { force: true });
     await rm(location, { force: true });
+  }
+
+  async abandon(rid: string): Promise<void> {
+    const temporary = `${this.baseOf(rid)}.partial`;
+    await rm(`${temporary}.headers`, { force: true });
+    await rm(temporary, { force: true });
+  }
+
+  /** Result files are named from the rid only once it is known to be one. */
+  private baseOf(rid: string): string {
+    if (!isRid(rid)) {
+      throw new Error(`Not a request id: ${JSON.stringify(rid)}`);
+    }
+    return join(this.directory, `keep1m.bgrs.${rid}.result`);
   }
 }
