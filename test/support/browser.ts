@@ -29,6 +29,6 @@ export async function launchChromium(): Promise<Browser> {
   try {
     return await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, timeout: 60_000 });
   } catch (error) {
-    throw new Error(`Chromium at ${CHROMIUM_PATH} did not start: ${(error as Error).message}`);
+    throw new Error(`Chromium at ${CHROMIUM_PATH} did not start: ${(error as Error).message}`, { cause: error });
   }
 }
