@@ -38,6 +38,9 @@ export const BGRS_STATUS_NAMES: Readonly<Record<BgrsStatusId, string>> = {
   [BgrsStatusId.Cancelled]: 'cancelled',
 };
 
+/** What a 503 answer suggests in `Retry-After`. */
+export const BGRS_RETRY_AFTER_SECONDS = 5;
+
 /** Column limits of the schema (SPEC §3), enforced before writing. */
 export const BGRS_NAME_MAX_LENGTH = 2048;
 export const BGRS_CONTENT_TYPE_MAX_LENGTH = 255;

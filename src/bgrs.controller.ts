@@ -14,6 +14,7 @@ import {
   Res,
   Sse,
   UseGuards,
+  UseInterceptors,
   type MessageEvent,
 } from '@nestjs/common';
 import type { Observable } from 'rxjs';
@@ -27,6 +28,7 @@ import { BgrsRecordPresenter, type BgrsDetailView, type BgrsRequestView } from '
 import { BgrsRequestRepository } from './bgrs-request.repository.js';
 import { BgrsRunner } from './bgrs-runner.js';
 import type { BgrsRequest } from './entities/bgrs-request.entity.js';
+import { LookupErrorsInterceptor } from './lookup-errors.interceptor.js';
 import { ParseRidPipe } from './parse-rid.pipe.js';
 import type { BgrsResultStore } from './result-store/bgrs-result-store.interface.js';
 
@@ -44,6 +46,7 @@ const BODILESS_STATUSES = new Set([204, 304]);
  */
 @Controller(BGRS_DEFAULT_PATH)
 @UseGuards(BgrsAccessGuard)
+@UseInterceptors(LookupErrorsInterceptor)
 @ApiBgrsTags()
 export class BgrsController {
   private readonly presenter: BgrsRecordPresenter;

@@ -12,7 +12,7 @@ import {
 import { HEADERS_METADATA } from '@nestjs/common/constants.js';
 import { ExternalContextCreator, HttpAdapterHost, Reflector } from '@nestjs/core';
 import { of, type Observable } from 'rxjs';
-import { BGRS_BACKGROUND_CAPABLE, BGRS_OPTIONS, BGRS_PATH } from './bgrs.constants.js';
+import { BGRS_BACKGROUND_CAPABLE, BGRS_OPTIONS, BGRS_PATH, BGRS_RETRY_AFTER_SECONDS } from './bgrs.constants.js';
 import { callerIdOf, type ResolvedBgrsOptions } from './bgrs-options.interface.js';
 import { BgrsRequestRepository } from './bgrs-request.repository.js';
 import { BgrsRunner } from './bgrs-runner.js';
@@ -23,9 +23,6 @@ import { HandlerResult } from './handler-result.js';
 import { nestContainerOf } from './nest-container.js';
 import { ProgressBuffer } from './progress-buffer.js';
 import { createRid } from './rid.js';
-
-/** What a 503 answer suggests in `Retry-After`. */
-const RETRY_AFTER_SECONDS = 5;
 
 /**
  * Turns a request that asks for it into a background request: the route's guards and pipes decide in the
@@ -136,7 +133,7 @@ export class BgrsInterceptor implements NestInterceptor {
 
   /** A 503 that tells the client when to come back. */
   private unavailable(context: ExecutionContext, message: string): ServiceUnavailableException {
-    this.adapterHost.httpAdapter.setHeader(context.switchToHttp().getResponse(), 'Retry-After', String(RETRY_AFTER_SECONDS));
+    this.adapterHost.httpAdapter.setHeader(context.switchToHttp().getResponse(), 'Retry-After', String(BGRS_RETRY_AFTER_SECONDS));
     return new ServiceUnavailableException(message);
   }
 }

@@ -1,0 +1,98 @@
+import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+
+/**
+ * A TCP proxy on 127.0.0.1 between the app and a server (MariaDB), which a test can cut and restore to inject a
+ * database outage for real without touching the shared server:
+ * - `cut()` closes the listener (new connections are refused) and destroys every open socket, both sides;
+ * - `restore()` listens again on the same port, so the app's configured URL works again.
+ */
+export class TcpProxy {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  private portNumber = 0;
+  /** Connections accepted since the proxy was created (a cut does not reset it). */
+  accepted = 0;
+
+  private constructor(
+    private readonly targetHost: string,
+    private readonly targetPort: number,
+  ) {}
+
+  /** Starts a proxy to `targetHost:targetPort` on a random loopback port. */
+  static async start(targetHost = '127.0.0.1', targetPort = 3306): Promise<TcpProxy> {
+    const proxy = new TcpProxy(targetHost, targetPort);
+    await proxy.listen(0);
+    return proxy;
+  }
+
+  get port(): number {
+    return this.portNumber;
+  }
+
+  get isUp(): boolean {
+    return this.server !== undefined;
+  }
+
+  /** Open client connections (each with its upstream connection). */
+  get openConnections(): number {
+    return this.sockets.size / 2;
+  }
+
+  /** The outage: no listener any more, every connection torn down. */
+  async cut(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    for (const socket of this.sockets) {
+      socket.destroy();
+    }
+    this.sockets.clear();
+    await closed;
+  }
+
+  /** The database is back: the same port accepts connections again. */
+  async restore(): Promise<void> {
+    if (!this.server) {
+      await this.listen(this.portNumber);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.cut();
+  }
+
+  private listen(port: number): Promise<void> {
+    const server = createServer((client) => this.pipe(client));
+    return new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        this.server = server;
+        this.portNumber = (server.address() as AddressInfo).port;
+        resolve();
+      });
+    });
+  }
+
+  private pipe(client: Socket): void {
+    if (!this.server) {
+      client.destroy();
+      return;
+    }
+    this.accepted++;
+    const upstream = createConnection({ host: this.targetHost, port: this.targetPort });
+    for (const socket of [client, upstream]) {
+      this.sockets.add(socket);
+      socket.setNoDelay(true);
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        this.sockets.delete(socket);
+        // One side gone: the other goes too, as a real network cut would leave nothing half-open.
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+}
