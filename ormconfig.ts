@@ -9,7 +9,9 @@ import { DataSource } from 'typeorm';
 
 const url = process.env.DATABASE_URL;
 if (!url) {
-  throw new Error('DATABASE_URL is not set. Example: DATABASE_URL=mysql://root@127.0.0.1:3306/mydb npm run migration:run');
+  throw new Error(
+    'DATABASE_URL is not set. Example: DATABASE_URL=mysql://root@127.0.0.1:3306/mydb npm run migration:run',
+  );
 }
 const type = /^(mysql|mariadb):\/\//.exec(url)?.[1] as 'mysql' | 'mariadb' | undefined;
 if (!type) {

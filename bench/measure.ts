@@ -67,7 +67,9 @@ export function get(url: string, discard = false): Promise<HttpAnswer & { bytes:
 export async function getJson<T>(url: string, expectedStatus = 200): Promise<T> {
   const answer = await get(url);
   if (answer.status !== expectedStatus) {
-    throw new Error(`GET ${url}: ${answer.status} (expected ${expectedStatus}): ${answer.body.toString().slice(0, 300)}`);
+    throw new Error(
+      `GET ${url}: ${answer.status} (expected ${expectedStatus}): ${answer.body.toString().slice(0, 300)}`,
+    );
   }
   return JSON.parse(answer.body.toString()) as T;
 }
@@ -88,7 +90,12 @@ export async function submit(base: string, path: string): Promise<string> {
 }
 
 /** Polls `GET /bgrs/<rid>` every `intervalMs` until the request has ended; throws unless it `finished`. */
-export async function untilFinished(base: string, rid: string, intervalMs: number, timeoutMs: number): Promise<BgrsRecord> {
+export async function untilFinished(
+  base: string,
+  rid: string,
+  intervalMs: number,
+  timeoutMs: number,
+): Promise<BgrsRecord> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const [record] = await getJson<BgrsRecord[]>(`${base}/bgrs/${rid}`);
@@ -195,7 +202,7 @@ export async function peakRssDuring(pid: number, work: () => Promise<void>, inte
 /** The median RSS of a process over `durationMs` of idleness, MiB. */
 export async function idleRssMiB(pid: number, durationMs = 500, intervalMs = 20): Promise<number> {
   const samples: number[] = [];
-  for (const end = Date.now() + durationMs; Date.now() < end; ) {
+  for (const end = Date.now() + durationMs; Date.now() < end;) {
     samples.push(await rssMiB(pid));
     await sleep(intervalMs);
   }

@@ -1,17 +1,7 @@
 /** The seven pairs of issue 4: what each side measures, and the goal the pair is judged by. */
 import { rm } from 'node:fs/promises';
 import type { BenchDatabase } from './database.js';
-import {
-  completions,
-  cpuMs,
-  get,
-  getJson,
-  idleRssMiB,
-  load,
-  peakRssDuring,
-  submit,
-  untilFinished,
-} from './measure.js';
+import { completions, cpuMs, get, getJson, idleRssMiB, load, peakRssDuring, submit, untilFinished } from './measure.js';
 import type { ServerProcess } from './server-process.js';
 
 export interface Settings {
@@ -82,7 +72,12 @@ export interface PairSpec {
 const SETTLE_TIMEOUT_MS = 180_000;
 
 /** Runs A then B in even rounds, B then A in odd ones, letting background work drain after each. */
-async function alternate<A, B>(context: BenchContext, index: number, a: () => Promise<A>, b: () => Promise<B>): Promise<[A, B]> {
+async function alternate<A, B>(
+  context: BenchContext,
+  index: number,
+  a: () => Promise<A>,
+  b: () => Promise<B>,
+): Promise<[A, B]> {
   const settled = async <T>(side: () => Promise<T>) => {
     const value = await side();
     await context.database.settle(SETTLE_TIMEOUT_MS);
@@ -134,7 +129,10 @@ async function withCosts<T extends { count: number }>(
 /** The costs of both sides as extra figures of a round. */
 function costFigures(a: RequestCosts, b: RequestCosts): Record<string, number> {
   const figures: Record<string, number> = {};
-  for (const [side, costs] of [['A', a], ['B', b]] as const) {
+  for (const [side, costs] of [
+    ['A', a],
+    ['B', b],
+  ] as const) {
     figures[`${side} SQL/req`] = costs.sql;
     figures[`${side} app CPU ms/req`] = costs.appCpuMs;
     figures[`${side} DB CPU ms/req`] = costs.dbCpuMs;
@@ -247,7 +245,10 @@ export const PAIRS: PairSpec[] = [
       const [a, b] = await alternate(
         context,
         index,
-        () => withCosts(context, bgrs, () => completions(bgrs.url, '/quick', settings.completions, settings.connections, 300_000)),
+        () =>
+          withCosts(context, bgrs, () =>
+            completions(bgrs.url, '/quick', settings.completions, settings.connections, 300_000),
+          ),
         () => withCosts(context, bgrs, () => load(`${bgrs.url}/quick`, settings.loadSeconds, settings.connections)),
       );
       return { a: a.rps, b: b.rps, extra: { 'A 503 retried': a.refused, ...costFigures(a.costs, b.costs) } };

@@ -83,7 +83,10 @@ function table(title: string, rows: Array<[string, number]>, total: number, top:
   const lines = rows
     .sort((a, b) => b[1] - a[1])
     .slice(0, top)
-    .map(([name, us]) => `${(us / 1000).toFixed(0).padStart(8)} ms ${((100 * us) / total).toFixed(1).padStart(5)}%  ${name}`);
+    .map(
+      ([name, us]) =>
+        `${(us / 1000).toFixed(0).padStart(8)} ms ${((100 * us) / total).toFixed(1).padStart(5)}%  ${name}`,
+    );
   return `${title}\n${lines.join('\n')}`;
 }
 
@@ -108,7 +111,9 @@ function summarise(profile: Profile, top: number, under: string | undefined): st
   const self = new Map<number, number>();
   profile.samples.forEach((id, index) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[index] ?? 0)));
   const kept = under ? inside(profile, under) : undefined;
-  const busy = [...self].filter(([id]) => nodes.get(id)!.callFrame.functionName !== '(idle)' && (!kept || kept.has(id)));
+  const busy = [...self].filter(
+    ([id]) => nodes.get(id)!.callFrame.functionName !== '(idle)' && (!kept || kept.has(id)),
+  );
   const total = busy.reduce((sum, [, us]) => sum + us, 0);
 
   const sum = (map: Map<string, number>, key: string, us: number) => map.set(key, (map.get(key) ?? 0) + us);
@@ -169,5 +174,7 @@ if (positionals.length === 0) {
   process.exit(2);
 }
 for (const file of positionals) {
-  console.log(`== ${file}\n${summarise(JSON.parse(readFileSync(file, 'utf8')) as Profile, Number(values.top), values.under)}\n`);
+  console.log(
+    `== ${file}\n${summarise(JSON.parse(readFileSync(file, 'utf8')) as Profile, Number(values.top), values.under)}\n`,
+  );
 }

@@ -125,14 +125,21 @@ function tableRow(outcome: PairOutcome): string {
 function roundsText(outcome: PairOutcome): string {
   const rounds = outcome.rounds.map((round) => `${number(round.a)} / ${number(round.b)}`);
   const keys = [...new Set(outcome.rounds.flatMap((round) => Object.keys(round.extra ?? {})))];
-  const extras = keys.map((key) => `${key} ${number(median(outcome.rounds.map((round) => round.extra?.[key] ?? Number.NaN)))}`);
+  const extras = keys.map(
+    (key) => `${key} ${number(median(outcome.rounds.map((round) => round.extra?.[key] ?? Number.NaN)))}`,
+  );
   return (
     `- row ${outcome.spec.row}: A / B (${outcome.spec.unit}) ${rounds.join(' · ') || '—'}` +
     (extras.length > 0 ? `; medians: ${extras.join(', ')}` : '')
   );
 }
 
-export function renderReport(environment: Environment, settings: Settings, outcomes: PairOutcome[], quick: boolean): string {
+export function renderReport(
+  environment: Environment,
+  settings: Settings,
+  outcomes: PairOutcome[],
+  quick: boolean,
+): string {
   const versions = Object.entries(environment.versions)
     .map(([name, version]) => `${name} ${version}`)
     .join(', ');
@@ -161,7 +168,9 @@ export function renderReport(environment: Environment, settings: Settings, outco
 
 /** Puts the generated section into `file`, keeping what was written around it by hand (the findings). */
 export async function writeReport(file: string, section: string): Promise<void> {
-  const current = existsSync(file) ? await readFile(file, 'utf8') : `# Benchmarks\n\n${BEGIN}\n${END}\n\n## Findings\n\n(none yet)\n`;
+  const current = existsSync(file)
+    ? await readFile(file, 'utf8')
+    : `# Benchmarks\n\n${BEGIN}\n${END}\n\n## Findings\n\n(none yet)\n`;
   const start = current.indexOf(BEGIN);
   const end = current.indexOf(END);
   const next =

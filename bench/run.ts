@@ -26,12 +26,31 @@ import { ENV } from './servers/ipc.js';
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PROFILE_DIR = join(REPO_ROOT, '.bench', 'profiles');
 
-const FULL: Settings = { rounds: 5, loadSeconds: 5, connections: 50, completions: 3000, loopIterations: 1_000_000, bigMiB: 1024 };
-const QUICK: Settings = { rounds: 2, loadSeconds: 1, connections: 50, completions: 200, loopIterations: 1_000_000, bigMiB: 64 };
+const FULL: Settings = {
+  rounds: 5,
+  loadSeconds: 5,
+  connections: 50,
+  completions: 3000,
+  loopIterations: 1_000_000,
+  bigMiB: 1024,
+};
+const QUICK: Settings = {
+  rounds: 2,
+  loadSeconds: 1,
+  connections: 50,
+  completions: 200,
+  loopIterations: 1_000_000,
+  bigMiB: 64,
+};
 
 /** The warm-up round before a pair's measured rounds: short, and small. */
 function warmUp(settings: Settings): Settings {
-  return { ...settings, loadSeconds: 1, completions: Math.min(settings.completions, 200), bigMiB: Math.min(settings.bigMiB, 64) };
+  return {
+    ...settings,
+    loadSeconds: 1,
+    completions: Math.min(settings.completions, 200),
+    bigMiB: Math.min(settings.bigMiB, 64),
+  };
 }
 
 /**
@@ -74,7 +93,9 @@ async function measurePair(spec: PairSpec, context: BenchContext, settings: Sett
     for (let index = 0; index < settings.rounds; index++) {
       const round = await spec.round(context, settings, index);
       outcome.rounds.push(round);
-      log(`row ${spec.row} round ${index + 1}/${settings.rounds}: A ${round.a.toFixed(2)}, B ${round.b.toFixed(2)} ${spec.unit}`);
+      log(
+        `row ${spec.row} round ${index + 1}/${settings.rounds}: A ${round.a.toFixed(2)}, B ${round.b.toFixed(2)} ${spec.unit}`,
+      );
     }
   } catch (error) {
     outcome.error = (error as Error).message;
@@ -109,7 +130,9 @@ async function main(): Promise<number> {
   const env = { [ENV.database]: database.name, [ENV.resultDir]: resultDir };
   const nestApp = new URL('./servers/nest-app.js', import.meta.url);
   const start = async (name: string, role: string, script: URL, extraEnv: Record<string, string>) => {
-    const execArgv = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${role}.cpuprofile`] : [];
+    const execArgv = values.profile
+      ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${role}.cpuprofile`]
+      : [];
     const server = await ServerProcess.start(name, script, { ...env, ...extraEnv }, execArgv);
     cleanups.push(() => server.stop());
     log(`${name}: pid ${server.pid}, ${server.url}`);
@@ -121,7 +144,12 @@ async function main(): Promise<number> {
   // In this order: the first runs the migrations, the plain server copies the table they made.
   const bgrs = await start('app with BgrsModule', 'bgrs-app', nestApp, { [ENV.withBgrs]: '1' });
   const noBgrs = await start('app without BgrsModule', 'no-bgrs-app', nestApp, { [ENV.withBgrs]: '0' });
-  const plain = await start('node:http + mysql2', 'plain-mysql', new URL('./servers/plain-mysql.js', import.meta.url), {});
+  const plain = await start(
+    'node:http + mysql2',
+    'plain-mysql',
+    new URL('./servers/plain-mysql.js', import.meta.url),
+    {},
+  );
   const shared = new Map<string, Promise<unknown>>();
   const context: BenchContext = {
     servers: { bgrs, noBgrs, plain },

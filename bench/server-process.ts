@@ -23,14 +23,22 @@ export class ServerProcess {
   ) {}
 
   /** Forks `script` and waits until it announces its port. */
-  static async start(name: string, script: URL, env: Record<string, string>, execArgv: string[] = []): Promise<ServerProcess> {
+  static async start(
+    name: string,
+    script: URL,
+    env: Record<string, string>,
+    execArgv: string[] = [],
+  ): Promise<ServerProcess> {
     const child = fork(script, [], {
       env: { ...process.env, ...env },
       execArgv,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const ready = new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${name} did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`${name} did not start within ${START_TIMEOUT_MS} ms`)),
+        START_TIMEOUT_MS,
+      );
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
         reject(new Error(`${name} exited before it was ready (${signal ?? `code ${code}`})`));

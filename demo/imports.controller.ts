@@ -31,7 +31,10 @@ export class ImportsController {
       const number = index + 1;
       if (seen.has(row.sku)) {
         skipped.push({ row: number, sku: row.sku, reason: 'duplicate sku' });
-        await this.progress.report((number / body.rows.length) * 100, `row ${number}: ${row.sku} skipped (duplicate sku)`);
+        await this.progress.report(
+          (number / body.rows.length) * 100,
+          `row ${number}: ${row.sku} skipped (duplicate sku)`,
+        );
       } else {
         seen.add(row.sku);
         imported++;

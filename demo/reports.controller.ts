@@ -44,7 +44,9 @@ export class ReportsController {
     if (format !== undefined && format !== 'csv' && format !== 'json') {
       throw new BadRequestException('t must be "csv" or "json"');
     }
-    this.logger.log(`sales report ${year} started${this.progress.rid ? ` (background request ${this.progress.rid})` : ''}`);
+    this.logger.log(
+      `sales report ${year} started${this.progress.rid ? ` (background request ${this.progress.rid})` : ''}`,
+    );
 
     const rows: SalesRow[] = [];
     for (let month = 1; month <= 12; month++) {
@@ -59,7 +61,10 @@ export class ReportsController {
     this.logger.log(`sales report ${year} done`);
 
     if (format === 'csv') {
-      const csv = ['month,region,orders,revenue', ...rows.map((r) => `${r.month},${r.region},${r.orders},${r.revenue.toFixed(2)}`)]
+      const csv = [
+        'month,region,orders,revenue',
+        ...rows.map((r) => `${r.month},${r.region},${r.orders},${r.revenue.toFixed(2)}`),
+      ]
         .join('\r\n')
         .concat('\r\n');
       return new StreamableFile(Buffer.from(csv, 'utf8'), {

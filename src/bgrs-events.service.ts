@@ -106,7 +106,9 @@ export class BgrsEventsService implements BeforeApplicationShutdown {
   }
 
   private async pollChunk(rids: string[]): Promise<void> {
-    const after = rids.map((rid) => this.watches.get(rid)?.lastDetailId ?? '0').reduce((a, b) => (BigInt(a) < BigInt(b) ? a : b));
+    const after = rids
+      .map((rid) => this.watches.get(rid)?.lastDetailId ?? '0')
+      .reduce((a, b) => (BigInt(a) < BigInt(b) ? a : b));
     const [requests, details] = await Promise.all([
       this.repository.findMany(rids),
       this.repository.findDetailsAfter(rids, after),

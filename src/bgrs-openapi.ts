@@ -61,27 +61,47 @@ export function ApiBackgroundCapable(): AnyDecorator {
       headers: { Location: { description: 'The lookup URL, `/bgrs/<rid>`', schema: { type: 'string' } } },
       schema: { type: 'object', required: ['request'], properties: { request: RID } },
     }),
-    ApiResponse({ status: 503, description: 'Not accepted now (shutting down, queue full, database away): retry after `Retry-After`.' }),
+    ApiResponse({
+      status: 503,
+      description: 'Not accepted now (shutting down, queue full, database away): retry after `Retry-After`.',
+    }),
   ]);
 }
 
 /** Documents one lookup endpoint. */
-export function ApiBgrsLookup(summary: string, ok: 'record' | 'records' | 'details' | 'result' | 'events'): AnyDecorator {
+export function ApiBgrsLookup(
+  summary: string,
+  ok: 'record' | 'records' | 'details' | 'result' | 'events',
+): AnyDecorator {
   return documented(({ ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiResponse }) => {
     const schemas = { record: RECORD, records: RECORD, details: DETAIL };
     const answer =
       ok === 'result'
-        ? ApiResponse({ status: 200, description: 'The original response, replayed: its status, Content-Type and bytes.' })
+        ? ApiResponse({
+            status: 200,
+            description: 'The original response, replayed: its status, Content-Type and bytes.',
+          })
         : ok === 'events'
-          ? applyDecorators(ApiProduces('text/event-stream'), ApiResponse({ status: 200, description: '`state`, `detail` and `end` events.' }))
+          ? applyDecorators(
+              ApiProduces('text/event-stream'),
+              ApiResponse({ status: 200, description: '`state`, `detail` and `end` events.' }),
+            )
           : ApiResponse({ status: 200, schema: { type: 'array', items: schemas[ok] } });
     return [
       ApiOperation({ summary }),
       ...(ok === 'records'
         ? [
             ApiQuery({ name: 'status', required: false, enum: Object.values(BGRS_STATUS_NAMES) }),
-            ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } }),
-            ApiQuery({ name: 'before', required: false, description: 'The `id` of the last request of the previous page.' }),
+            ApiQuery({
+              name: 'limit',
+              required: false,
+              schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 },
+            }),
+            ApiQuery({
+              name: 'before',
+              required: false,
+              description: 'The `id` of the last request of the previous page.',
+            }),
           ]
         : [ApiParam({ name: 'rid', schema: RID }), ApiResponse({ status: 404, description: 'Unknown request id.' })]),
       answer,

@@ -1,6 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, In, LessThan, MoreThan, Not, type Repository } from 'typeorm';
-import { BGRS_CONTENT_TYPE_MAX_LENGTH, BGRS_DATA_SOURCE, BGRS_NAME_MAX_LENGTH, BgrsStatusId } from './bgrs.constants.js';
+import {
+  BGRS_CONTENT_TYPE_MAX_LENGTH,
+  BGRS_DATA_SOURCE,
+  BGRS_NAME_MAX_LENGTH,
+  BgrsStatusId,
+} from './bgrs.constants.js';
 import { BgrsDetail } from './entities/bgrs-detail.entity.js';
 import { BgrsInstance } from './entities/bgrs-instance.entity.js';
 import { BgrsLease } from './entities/bgrs-lease.entity.js';
@@ -234,7 +239,10 @@ export class BgrsRequestRepository {
   }
 
   /** A user's requests, newest first, from before the request with id `beforeId` (keyset pagination). */
-  findByUser(userId: number, page: { statusId?: BgrsStatusId; beforeId?: number; limit: number }): Promise<BgrsRequest[]> {
+  findByUser(
+    userId: number,
+    page: { statusId?: BgrsStatusId; beforeId?: number; limit: number },
+  ): Promise<BgrsRequest[]> {
     return this.requests.find({
       where: {
         userId,

@@ -28,7 +28,10 @@ function invalid(value: string): BadRequestException {
 }
 
 /** Reads the `bgrs` query parameter and the `Prefer` header; a value that means neither yes nor no is a 400. */
-export function readBgrsTrigger(query: Record<string, unknown> | undefined, prefer: string | string[] | undefined): BgrsTrigger {
+export function readBgrsTrigger(
+  query: Record<string, unknown> | undefined,
+  prefer: string | string[] | undefined,
+): BgrsTrigger {
   const preferAsync = prefersRespondAsync(prefer);
   const raw = query?.bgrs;
   if (raw === undefined) {

@@ -18,7 +18,13 @@ import {
   type MessageEvent,
 } from '@nestjs/common';
 import type { Observable } from 'rxjs';
-import { BGRS_DEFAULT_PATH, BGRS_OPTIONS, BGRS_RESULT_STORE, BGRS_STATUS_NAMES, BgrsStatusId } from './bgrs.constants.js';
+import {
+  BGRS_DEFAULT_PATH,
+  BGRS_OPTIONS,
+  BGRS_RESULT_STORE,
+  BGRS_STATUS_NAMES,
+  BgrsStatusId,
+} from './bgrs.constants.js';
 import { BgrsEventsService } from './bgrs-events.service.js';
 import { ApiBgrsLookup, ApiBgrsTags } from './bgrs-openapi.js';
 import { BgrsAccessGuard } from './bgrs-access.guard.js';

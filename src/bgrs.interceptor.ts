@@ -75,13 +75,17 @@ export class BgrsInterceptor implements NestInterceptor {
     return this.accept(context, next, trigger);
   }
 
-  private async accept(context: ExecutionContext, next: CallHandler, trigger: BgrsTrigger): Promise<Observable<unknown>> {
+  private async accept(
+    context: ExecutionContext,
+    next: CallHandler,
+    trigger: BgrsTrigger,
+  ): Promise<Observable<unknown>> {
     const request = context.switchToHttp().getRequest();
     const response = context.switchToHttp().getResponse();
     const rid = createRid();
-    const routeHeaders = (this.reflector.get<Array<{ name: string }>>(HEADERS_METADATA, context.getHandler()) ?? []).map(
-      (header) => header.name,
-    );
+    const routeHeaders = (
+      this.reflector.get<Array<{ name: string }>>(HEADERS_METADATA, context.getHandler()) ?? []
+    ).map((header) => header.name);
     const snapshot = this.platform.get().snapshot(response, routeHeaders);
     const run = new BackgroundRun(rid, new ProgressBuffer(rid, this.repository, this.options.progressIntervalMs));
     // Bound here, so that the handler and all it calls see the run (ProgressReporter).
@@ -117,7 +121,10 @@ export class BgrsInterceptor implements NestInterceptor {
       Location: `${this.lookupPath}/${rid}`,
       ...(trigger.preferAsync ? { 'Preference-Applied': 'respond-async' } : {}),
     });
-    void this.platform.get().whenSent(response).then(() => this.runner.start(ticket, { run, result, context, snapshot }));
+    void this.platform
+      .get()
+      .whenSent(response)
+      .then(() => this.runner.start(ticket, { run, result, context, snapshot }));
     return of({ request: rid });
   }
 
@@ -133,7 +140,11 @@ export class BgrsInterceptor implements NestInterceptor {
 
   /** A 503 that tells the client when to come back. */
   private unavailable(context: ExecutionContext, message: string): ServiceUnavailableException {
-    this.adapterHost.httpAdapter.setHeader(context.switchToHttp().getResponse(), 'Retry-After', String(BGRS_RETRY_AFTER_SECONDS));
+    this.adapterHost.httpAdapter.setHeader(
+      context.switchToHttp().getResponse(),
+      'Retry-After',
+      String(BGRS_RETRY_AFTER_SECONDS),
+    );
     return new ServiceUnavailableException(message);
   }
 }

@@ -34,10 +34,13 @@ export class LeaseKeeper implements OnApplicationBootstrap, BeforeApplicationShu
 
   async onApplicationBootstrap(): Promise<void> {
     await this.heartbeat();
-    this.timer = setInterval(() => {
-      // A slow database must not pile up heartbeats.
-      this.beat = this.beat.then(() => this.heartbeat());
-    }, Math.max(1, Math.floor(this.options.leaseMs / 3)));
+    this.timer = setInterval(
+      () => {
+        // A slow database must not pile up heartbeats.
+        this.beat = this.beat.then(() => this.heartbeat());
+      },
+      Math.max(1, Math.floor(this.options.leaseMs / 3)),
+    );
     this.timer.unref();
   }
 

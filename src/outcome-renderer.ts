@@ -64,8 +64,16 @@ export class OutcomeRenderer {
   private exceptionsHandlerFor(context: ExecutionContext, controller: object): ExceptionsHandler {
     // The same filters as Nest's router builds for the route.
     const container = nestContainerOf(this.externalContextCreator);
-    this.exceptionFilters ??= new RouterExceptionFilters(container, container.applicationConfig!, this.adapterHost.httpAdapter);
-    return this.exceptionFilters.create(controller, context.getHandler() as never, this.moduleKeyOf(context.getClass()));
+    this.exceptionFilters ??= new RouterExceptionFilters(
+      container,
+      container.applicationConfig!,
+      this.adapterHost.httpAdapter,
+    );
+    return this.exceptionFilters.create(
+      controller,
+      context.getHandler() as never,
+      this.moduleKeyOf(context.getClass()),
+    );
   }
 
   private moduleKeyOf(controller: Function): string | undefined {
@@ -83,7 +91,10 @@ export class OutcomeRenderer {
   }
 
   /** A web `Response`, `ReadableStream` or async iterable as Nest 12 sends it, minus the client-disconnect watch. */
-  private async toStreamableFile(value: Response | ReadableStream | AsyncIterable<unknown>, recorder: ResponseRecorder) {
+  private async toStreamableFile(
+    value: Response | ReadableStream | AsyncIterable<unknown>,
+    recorder: ResponseRecorder,
+  ) {
     const webResponse = isWebResponse(value) ? value : undefined;
     if (webResponse) {
       recorder.statusCode = webResponse.status;

@@ -26,7 +26,10 @@ function fitDetails(text: string): string {
     return value;
   }
   // Dropping a split last character: a decoder turns it into U+FFFD, which is 3 bytes again.
-  return bytes.subarray(0, BGRS_DETAILS_MAX_BYTES - 3).toString('utf8').replace(/\uFFFD$/, '');
+  return bytes
+    .subarray(0, BGRS_DETAILS_MAX_BYTES - 3)
+    .toString('utf8')
+    .replace(/\uFFFD$/, '');
 }
 
 /**

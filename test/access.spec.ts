@@ -25,7 +25,7 @@ import { after, before, describe, it } from 'node:test';
 import { BackgroundCapable, FileResultStore, ProgressReporter } from '../src/index.js';
 import { startTestApp, type TestApp } from './support/app.js';
 import { Gates } from './support/gate.js';
-import { RID_PATTERN, waitForStatus, type HttpClient, type HttpResponse } from './support/http.js';
+import { RID_PATTERN, type HttpClient, type HttpResponse } from './support/http.js';
 import { eventually } from './support/wait.js';
 
 const HOST_401 = {
@@ -86,7 +86,13 @@ function as(user: number | undefined): Record<string, string> {
   return user === undefined ? {} : { Authorization: `Bearer user-${user}` };
 }
 
-async function call(http: HttpClient, method: 'get' | 'delete', path: string, user?: number, headers: Record<string, string> = {}): Promise<HttpResponse> {
+async function call(
+  http: HttpClient,
+  method: 'get' | 'delete',
+  path: string,
+  user?: number,
+  headers: Record<string, string> = {},
+): Promise<HttpResponse> {
   let request = http[method](path);
   for (const [name, value] of Object.entries({ ...as(user), ...headers })) {
     request = request.set(name, value);
@@ -148,9 +154,17 @@ describe('access (ownerOnly: true, guards option, a global host guard)', () => {
     const unknown = randomBytes(16).toString('hex');
     for (const rid of [finishedRid, runningRid, unknown, 'not-a-rid']) {
       for (const { method, path } of lookups(rid)) {
-        for (const headers of [{} as Record<string, string>, { Authorization: 'Bearer nobody' }, { Authorization: `Basic ${Buffer.from(`user-${OWNER}:x`).toString("base64")}` }]) {
+        for (const headers of [
+          {} as Record<string, string>,
+          { Authorization: 'Bearer nobody' },
+          { Authorization: `Basic ${Buffer.from(`user-${OWNER}:x`).toString('base64')}` },
+        ]) {
           const answer = await call(testApp.http, method, path, undefined, headers);
-          assert.equal(answer.status, 401, `${method} ${path} ${JSON.stringify(headers)}: ${answer.status} ${answer.text}`);
+          assert.equal(
+            answer.status,
+            401,
+            `${method} ${path} ${JSON.stringify(headers)}: ${answer.status} ${answer.text}`,
+          );
           assert.match(String(answer.headers['content-type']), /^application\/json/);
           assert.deepEqual(answer.body, HOST_401, 'the host’s own error body');
         }
@@ -188,7 +202,10 @@ describe('access (ownerOnly: true, guards option, a global host guard)', () => {
     assert.equal(record.body[0].user_id, String(OWNER));
     const details = await call(testApp.http, 'get', `/bgrs/${finishedRid}/details`, OWNER);
     assert.equal(details.status, 200);
-    assert.deepEqual(details.body.map((row: { details: string }) => row.details), ['report 1']);
+    assert.deepEqual(
+      details.body.map((row: { details: string }) => row.details),
+      ['report 1'],
+    );
     const result = await call(testApp.http, 'get', `/bgrs/${finishedRid}/result`, OWNER);
     assert.equal(result.status, 200);
     assert.deepEqual(result.body, { report: '1' });
@@ -205,8 +222,9 @@ describe('access (ownerOnly: true, guards option, a global host guard)', () => {
   it('guards option: a guard of the module that rejects → 403, after the host guard', async () => {
     const BANNED = 13;
     const own = await submitAs(testApp.http, BANNED, '/reports/quick?n=13&bgrs=yes');
-    await eventually('the banned user’s request to finish', async () =>
-      (await testApp.db.count('bgrs_requests', 'rid = ? AND status_id = 4', [own])) === 1 || undefined,
+    await eventually(
+      'the banned user’s request to finish',
+      async () => (await testApp.db.count('bgrs_requests', 'rid = ? AND status_id = 4', [own])) === 1 || undefined,
     );
     for (const rid of [own, finishedRid]) {
       for (const { method, path } of lookups(rid)) {
@@ -261,7 +279,9 @@ describe('access (default: the rid is a capability for any valid credentials)', 
     const BATCH = 50;
     for (let start = 0; start < 1000; start += BATCH) {
       const answers = await Promise.all(
-        Array.from({ length: BATCH }, (_, i) => call(testApp.http, 'get', `/reports/quick?n=${start + i}&bgrs=yes`, 30)),
+        Array.from({ length: BATCH }, (_, i) =>
+          call(testApp.http, 'get', `/reports/quick?n=${start + i}&bgrs=yes`, 30),
+        ),
       );
       for (const answer of answers) {
         assert.equal(answer.status, 202, answer.text);
@@ -276,10 +296,15 @@ describe('access (default: the rid is a capability for any valid credentials)', 
     // Random in every position (a counter, a clock or a hash of the input would leave positions nearly constant).
     for (let position = 0; position < 32; position++) {
       const digits = new Set(rids.map((rid) => rid[position]));
-      assert.equal(digits.size, 16, `position ${position} takes every hex digit over 1000 rids: ${[...digits].join('')}`);
+      assert.equal(
+        digits.size,
+        16,
+        `position ${position} takes every hex digit over 1000 rids: ${[...digits].join('')}`,
+      );
     }
-    await eventually('the 1000 requests to finish', async () =>
-      (await testApp.db.count('bgrs_requests', 'user_id = 30 AND status_id = 4')) === 1000 || undefined,
+    await eventually(
+      'the 1000 requests to finish',
+      async () => (await testApp.db.count('bgrs_requests', 'user_id = 30 AND status_id = 4')) === 1000 || undefined,
       { deadlineMs: 60_000 },
     );
     const stored = await testApp.db.query<{ rid: string }>('SELECT rid FROM bgrs_requests WHERE user_id = 30');
@@ -334,16 +359,24 @@ describe('access (ownerOnly: true, user ids that user_id cannot hold)', () => {
       });
       // Refusing such a request up front would keep the promise too; accepting it must not open it to everyone.
       if (submitted.status !== 202) {
-        assert.ok(submitted.status >= 400 && submitted.status < 500, `a clear refusal: ${submitted.status} ${submitted.text}`);
+        assert.ok(
+          submitted.status >= 400 && submitted.status < 500,
+          `a clear refusal: ${submitted.status} ${submitted.text}`,
+        );
         return;
       }
       const rid = submitted.body.request as string;
-      await eventually(`${rid} to finish`, async () =>
-        (await testApp.db.count('bgrs_requests', 'rid = ? AND status_id = 4', [rid])) === 1 || undefined,
+      await eventually(
+        `${rid} to finish`,
+        async () => (await testApp.db.count('bgrs_requests', 'rid = ? AND status_id = 4', [rid])) === 1 || undefined,
       );
       for (const { method, path } of lookups(rid)) {
         const answer = await call(testApp.http, method, path, undefined, { Authorization: `Bearer uid-${other}` });
-        assert.equal(answer.status, 404, `${method} ${path} as ${other} (owner ${owner}): ${answer.status} ${answer.text.slice(0, 200)}`);
+        assert.equal(
+          answer.status,
+          404,
+          `${method} ${path} as ${other} (owner ${owner}): ${answer.status} ${answer.text.slice(0, 200)}`,
+        );
       }
     });
   }

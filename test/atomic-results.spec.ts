@@ -117,14 +117,25 @@ describe('atomic results', () => {
     const partial = join(resultDir, `keep1m.bgrs.${rid}.result.partial`);
 
     // The reader: polls /result until it gets the result, checking every answer.
-    const answers: Array<{ status: number; length: number; mismatch?: number; statusName?: string; contentType?: string }> = [];
+    const answers: Array<{
+      status: number;
+      length: number;
+      mismatch?: number;
+      statusName?: string;
+      contentType?: string;
+    }> = [];
     let stop = false;
     const reader = (async () => {
       while (!stop) {
         const check = new PatternCheck();
         const answer = await streamRequest(port, `/bgrs/${rid}/result`, (data) => check.push(data));
         if (answer.status === 200) {
-          answers.push({ status: 200, length: answer.length, mismatch: check.mismatch, contentType: String(answer.headers['content-type']) });
+          answers.push({
+            status: 200,
+            length: answer.length,
+            mismatch: check.mismatch,
+            contentType: String(answer.headers['content-type']),
+          });
           return;
         }
         let statusName: string | undefined;
@@ -133,7 +144,12 @@ describe('atomic results', () => {
         } catch {
           statusName = `not JSON: ${answer.text.slice(0, 200)}`;
         }
-        answers.push({ status: answer.status, length: answer.length, statusName, contentType: String(answer.headers['content-type']) });
+        answers.push({
+          status: answer.status,
+          length: answer.length,
+          statusName,
+          contentType: String(answer.headers['content-type']),
+        });
         if (answer.status !== 409) {
           return;
         }
@@ -155,20 +171,30 @@ describe('atomic results', () => {
 
     try {
       // Half of the body is written, and the producer is held: the result exists only under its temporary name.
-      await eventually('half of the result to be written', async () =>
-        (await stat(partial).catch(() => undefined))?.size === HELD_AT_CHUNK * MiB || undefined,
+      await eventually(
+        'half of the result to be written',
+        async () => (await stat(partial).catch(() => undefined))?.size === HELD_AT_CHUNK * MiB || undefined,
       );
       const files = (await readdir(resultDir)).filter((file) => file.includes(rid));
-      assert.deepEqual(files, [`keep1m.bgrs.${rid}.result.partial`], 'only the temporary file exists while the result is written');
-      assert.equal((await lookup(testApp.http, rid)).status_name, 'processing');
-      await eventually('the reader to have been answered while the result is half written', async () =>
-        answers.length >= 3 || undefined,
+      assert.deepEqual(
+        files,
+        [`keep1m.bgrs.${rid}.result.partial`],
+        'only the temporary file exists while the result is written',
       );
-      assert.ok(answers.every((answer) => answer.status === 409), `only 409s so far: ${JSON.stringify(answers.slice(0, 5))}`);
+      assert.equal((await lookup(testApp.http, rid)).status_name, 'processing');
+      await eventually(
+        'the reader to have been answered while the result is half written',
+        async () => answers.length >= 3 || undefined,
+      );
+      assert.ok(
+        answers.every((answer) => answer.status === 409),
+        `only 409s so far: ${JSON.stringify(answers.slice(0, 5))}`,
+      );
 
       gates.open('half');
-      await eventually('the reader to get the result', async () =>
-        answers.some((answer) => answer.status !== 409) || undefined,
+      await eventually(
+        'the reader to get the result',
+        async () => answers.some((answer) => answer.status !== 409) || undefined,
         { deadlineMs: 60_000 },
       );
     } finally {
@@ -185,7 +211,10 @@ describe('atomic results', () => {
     for (const answer of before) {
       assert.equal(answer.status, 409, `before the result is complete the answer is 409: ${JSON.stringify(answer)}`);
       assert.match(answer.contentType ?? '', /^application\/json/);
-      assert.ok(['processing'].includes(answer.statusName ?? ''), `409 names the current status: ${JSON.stringify(answer)}`);
+      assert.ok(
+        ['processing'].includes(answer.statusName ?? ''),
+        `409 names the current status: ${JSON.stringify(answer)}`,
+      );
     }
     assert.equal(last.status, 200, `the reader ends with the result: ${JSON.stringify(last)}`);
     assert.equal(last.length, SIZE, 'the body is the whole result, never a truncated one');
@@ -207,8 +236,9 @@ describe('atomic results', () => {
     const { resultDir } = testApp;
     const rid = await submit(testApp.http, { path: '/big/broken' });
     const partial = join(resultDir, `keep1m.bgrs.${rid}.result.partial`);
-    await eventually('8 MiB of the result to be written', async () =>
-      (await stat(partial).catch(() => undefined))?.size === 8 * MiB || undefined,
+    await eventually(
+      '8 MiB of the result to be written',
+      async () => (await stat(partial).catch(() => undefined))?.size === 8 * MiB || undefined,
     );
     gates.open('break');
     const record = await eventually(`${rid} to end`, async () => {
@@ -221,6 +251,10 @@ describe('atomic results', () => {
     const answer = await streamRequest(port, `/bgrs/${rid}/result`, (data) => check.push(data));
     assert.equal(answer.status, 409, `never the truncated body: ${answer.status}, ${answer.length} bytes`);
     assert.equal(JSON.parse(answer.text).status_name, 'failed');
-    assert.deepEqual((await readdir(resultDir)).filter((file) => file.includes(rid)), [], 'nothing of it is left in resultDir');
+    assert.deepEqual(
+      (await readdir(resultDir)).filter((file) => file.includes(rid)),
+      [],
+      'nothing of it is left in resultDir',
+    );
   });
 });

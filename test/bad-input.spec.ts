@@ -169,7 +169,11 @@ describe('bad input', () => {
         const records = await db.count('bgrs_requests');
         const handlerRuns = runs.items;
         const answer = await send('GET', `/items?tag=t&${query}`);
-        assert.equal(answer.status, 400, `bgrs ${label}: expected 400, got ${answer.status}: ${answer.body.toString().slice(0, 300)}`);
+        assert.equal(
+          answer.status,
+          400,
+          `bgrs ${label}: expected 400, got ${answer.status}: ${answer.body.toString().slice(0, 300)}`,
+        );
         const body = jsonAnswer(answer, `bgrs ${label}`);
         assert.equal(body.statusCode, 400);
         assert.match(JSON.stringify(body.message), /yes/, 'the error names the accepted values');
@@ -221,7 +225,10 @@ describe('bad input', () => {
         { label: 'the file in resultDir', segment: 'secret.txt' },
         { label: 'resultDir itself', segment: encodeURIComponent(`../${resultDirName}/secret.txt`) },
         { label: 'a result file name', segment: `keep1m.bgrs.${real}.result.json` },
-        { label: 'a traversal to a result file', segment: encodeURIComponent(`../${resultDirName}/keep1m.bgrs.${real}.result.json`) },
+        {
+          label: 'a traversal to a result file',
+          segment: encodeURIComponent(`../${resultDirName}/keep1m.bgrs.${real}.result.json`),
+        },
         { label: 'absolute path', segment: encodeURIComponent('/etc/passwd') },
         { label: "SQL ' OR 1=1 --", segment: encodeURIComponent("' OR 1=1 --") },
         { label: 'SQL quote tautology', segment: encodeURIComponent("x' OR '1'='1") },
@@ -234,7 +241,10 @@ describe('bad input', () => {
         { label: '31 hex characters', segment: real.slice(0, 31) },
         { label: '33 hex characters', segment: `${real}0` },
         { label: 'uppercase hex', segment: real.toUpperCase() },
-        { label: 'one uppercase character', segment: `${real.slice(0, 31)}${real[31].toUpperCase() === real[31] ? 'A' : real[31].toUpperCase()}` },
+        {
+          label: 'one uppercase character',
+          segment: `${real.slice(0, 31)}${real[31].toUpperCase() === real[31] ? 'A' : real[31].toUpperCase()}`,
+        },
         { label: 'trailing NUL', segment: `${real}%00` },
         { label: 'NUL inside, 32 characters', segment: `${real.slice(0, 31)}%00` },
         { label: 'trailing newline', segment: `${real}%0A` },
@@ -343,13 +353,17 @@ describe('bad input', () => {
         const wellFormed = Buffer.from(text, 'utf8').toString('utf8');
         if (!huge) {
           if (stored !== wellFormed) {
-            failures.push(`${label}: stored ${JSON.stringify(stored.slice(0, 80))}, expected ${JSON.stringify(wellFormed.slice(0, 80))}`);
+            failures.push(
+              `${label}: stored ${JSON.stringify(stored.slice(0, 80))}, expected ${JSON.stringify(wellFormed.slice(0, 80))}`,
+            );
           }
           return;
         }
         const bytes = Buffer.byteLength(stored, 'utf8');
         if (bytes > TEXT_MAX_BYTES || bytes < TEXT_MAX_BYTES - 3) {
-          failures.push(`${label}: ${bytes} bytes stored, expected the most of ${TEXT_MAX_BYTES} on a character boundary`);
+          failures.push(
+            `${label}: ${bytes} bytes stored, expected the most of ${TEXT_MAX_BYTES} on a character boundary`,
+          );
         }
         if (!wellFormed.startsWith(stored)) {
           failures.push(`${label}: the stored text is not the beginning of the text`);

@@ -12,7 +12,16 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import mysql from 'mysql2/promise';
 import { TestDatabase } from './support/database.js';
-import { detailsOf, jsonOf, lookup, resultOf, sendRaw, submit, waitForStatus, type HttpClient } from './support/http.js';
+import {
+  detailsOf,
+  jsonOf,
+  lookup,
+  resultOf,
+  sendRaw,
+  submit,
+  waitForStatus,
+  type HttpClient,
+} from './support/http.js';
 import { killAllInstances, startInstance, type Instance } from './support/instances.js';
 import { eventually } from './support/wait.js';
 
@@ -58,9 +67,13 @@ describe('cancellation across instances (leaseMs 1500, real processes, one share
 
   /** The runner of `instance` no longer holds `rid` (it is done with it). */
   const waitUntilLetGo = (instance: Instance, rid: string, deadlineMs = HEARTBEAT_MS + SLACK_MS) =>
-    eventually(`${instance.name} to let ${rid} go`, async () => ((await instance.state()).held.includes(rid) ? undefined : true), {
-      deadlineMs,
-    });
+    eventually(
+      `${instance.name} to let ${rid} go`,
+      async () => ((await instance.state()).held.includes(rid) ? undefined : true),
+      {
+        deadlineMs,
+      },
+    );
 
   /** The record stays cancelled, with one "cancelled by the client" row, and its result answers 409. */
   async function assertStaysCancelled(rid: string): Promise<void> {
@@ -93,40 +106,48 @@ describe('cancellation across instances (leaseMs 1500, real processes, one share
     }
   });
 
-  it('DELETE on B cancels a request running on A: A aborts the signal within a heartbeat, the record is cancelled', { timeout: 60_000 }, async () => {
-    const rid = await submit(a.http, { path: '/work/long?name=x-long' });
-    await waitForStatus(b.http, rid, 'processing');
-    await waitForHandler(a, 'x-long');
+  it(
+    'DELETE on B cancels a request running on A: A aborts the signal within a heartbeat, the record is cancelled',
+    { timeout: 60_000 },
+    async () => {
+      const rid = await submit(a.http, { path: '/work/long?name=x-long' });
+      await waitForStatus(b.http, rid, 'processing');
+      await waitForHandler(a, 'x-long');
 
-    const answer = await cancel(b.http, rid);
-    assertCancelledAnswer(answer, rid);
-    assert.match(answer.contentType, /^application\/json/);
+      const answer = await cancel(b.http, rid);
+      assertCancelledAnswer(answer, rid);
+      assert.match(answer.contentType, /^application\/json/);
 
-    const reason = await waitForAbort(a, 'x-long');
-    assert.match(reason, /cancel/i);
-    await waitUntilLetGo(a, rid);
-    const state = await a.state();
-    assert.ok(!state.ended.some((seen) => seen.name === 'x-long'), 'the cancelled handler did not produce a result');
-    await assertStaysCancelled(rid);
-  });
+      const reason = await waitForAbort(a, 'x-long');
+      assert.match(reason, /cancel/i);
+      await waitUntilLetGo(a, rid);
+      const state = await a.state();
+      assert.ok(!state.ended.some((seen) => seen.name === 'x-long'), 'the cancelled handler did not produce a result');
+      await assertStaysCancelled(rid);
+    },
+  );
 
-  it('DELETE on B of an Observable handler running on A ends its subscription (teardown runs)', { timeout: 60_000 }, async () => {
-    const rid = await submit(a.http, { path: '/work/stream?name=x-stream' });
-    await waitForStatus(a.http, rid, 'processing');
-    await waitForHandler(a, 'x-stream');
+  it(
+    'DELETE on B of an Observable handler running on A ends its subscription (teardown runs)',
+    { timeout: 60_000 },
+    async () => {
+      const rid = await submit(a.http, { path: '/work/stream?name=x-stream' });
+      await waitForStatus(a.http, rid, 'processing');
+      await waitForHandler(a, 'x-stream');
 
-    assertCancelledAnswer(await cancel(b.http, rid), rid);
-    await waitForAbort(a, 'x-stream');
-    await eventually(
-      "A to tear the handler's Observable down",
-      async () => ((await a.state()).teardowns.some((seen) => seen.name === 'x-stream') ? true : undefined),
-      { deadlineMs: HEARTBEAT_MS + SLACK_MS },
-    );
-    await waitUntilLetGo(a, rid);
-    // Released afterwards, the Observable emits nothing any more.
-    await a.release('x-stream');
-    await assertStaysCancelled(rid);
-  });
+      assertCancelledAnswer(await cancel(b.http, rid), rid);
+      await waitForAbort(a, 'x-stream');
+      await eventually(
+        "A to tear the handler's Observable down",
+        async () => ((await a.state()).teardowns.some((seen) => seen.name === 'x-stream') ? true : undefined),
+        { deadlineMs: HEARTBEAT_MS + SLACK_MS },
+      );
+      await waitUntilLetGo(a, rid);
+      // Released afterwards, the Observable emits nothing any more.
+      await a.release('x-stream');
+      await assertStaysCancelled(rid);
+    },
+  );
 
   it('DELETE on the instance that runs it aborts the handler at once', { timeout: 60_000 }, async () => {
     const rid = await submit(a.http, { path: '/work/long?name=same-instance' });
@@ -141,66 +162,81 @@ describe('cancellation across instances (leaseMs 1500, real processes, one share
     await assertStaysCancelled(rid);
   });
 
-  it('a queued request cancelled from B never runs on A, and A goes on with the others', { timeout: 60_000 }, async () => {
-    // A runs two at once: two long ones take the slots, the third waits.
-    const first = await submit(a.http, { path: '/work/long?name=q-run-1' });
-    const second = await submit(a.http, { path: '/work/long?name=q-run-2' });
-    const waiting = await submit(a.http, { path: '/work/long?name=q-waiting' });
-    await waitForHandler(a, 'q-run-1');
-    await waitForHandler(a, 'q-run-2');
-    assert.equal((await lookup(b.http, waiting)).status_name, 'queued');
+  it(
+    'a queued request cancelled from B never runs on A, and A goes on with the others',
+    { timeout: 60_000 },
+    async () => {
+      // A runs two at once: two long ones take the slots, the third waits.
+      const first = await submit(a.http, { path: '/work/long?name=q-run-1' });
+      const second = await submit(a.http, { path: '/work/long?name=q-run-2' });
+      const waiting = await submit(a.http, { path: '/work/long?name=q-waiting' });
+      await waitForHandler(a, 'q-run-1');
+      await waitForHandler(a, 'q-run-2');
+      assert.equal((await lookup(b.http, waiting)).status_name, 'queued');
 
-    assertCancelledAnswer(await cancel(b.http, waiting), waiting);
-    // A drops it from its queue at its next heartbeat.
-    await waitUntilLetGo(a, waiting);
+      assertCancelledAnswer(await cancel(b.http, waiting), waiting);
+      // A drops it from its queue at its next heartbeat.
+      await waitUntilLetGo(a, waiting);
 
-    await a.release('q-run-1');
-    const record = await waitForStatus(b.http, first, 'finished');
-    assert.equal(record.status, '200');
-    assert.deepEqual(jsonOf(await resultOf(b.http, first)), { name: 'q-run-1', rid: first, instance: 'A' });
-    // The slot it freed is not given to the cancelled request: a new one runs in it.
-    const next = await submit(a.http, { path: '/work/quick?name=q-after' });
-    await waitForStatus(a.http, next, 'finished');
-    assert.ok(!(await a.state()).started.some((seen) => seen.name === 'q-waiting'), 'the cancelled queued handler never ran');
-    await assertStaysCancelled(waiting);
+      await a.release('q-run-1');
+      const record = await waitForStatus(b.http, first, 'finished');
+      assert.equal(record.status, '200');
+      assert.deepEqual(jsonOf(await resultOf(b.http, first)), { name: 'q-run-1', rid: first, instance: 'A' });
+      // The slot it freed is not given to the cancelled request: a new one runs in it.
+      const next = await submit(a.http, { path: '/work/quick?name=q-after' });
+      await waitForStatus(a.http, next, 'finished');
+      assert.ok(
+        !(await a.state()).started.some((seen) => seen.name === 'q-waiting'),
+        'the cancelled queued handler never ran',
+      );
+      await assertStaysCancelled(waiting);
 
-    await a.release('q-run-2');
-    await waitForStatus(a.http, second, 'finished');
-  });
+      await a.release('q-run-2');
+      await waitForStatus(a.http, second, 'finished');
+    },
+  );
 
-  it('DELETE of a finished request is 409 naming its status; the request stays finished', { timeout: 60_000 }, async () => {
-    const rid = await submit(a.http, { path: '/work/quick?name=done' });
-    await waitForStatus(a.http, rid, 'finished');
-    for (const instance of [a, b]) {
-      const answer = await cancel(instance.http, rid);
-      assert.equal(answer.status, 409, JSON.stringify(answer.body));
-      assert.match(answer.contentType, /^application\/json/);
-      assert.equal(answer.body.status_name, 'finished');
-      assert.equal(answer.body.progress, '100.00');
-      assert.match(String(answer.body.message), /finished/);
-    }
-    const record = await lookup(b.http, rid);
-    assert.equal(record.status_name, 'finished');
-    const result = await resultOf(b.http, rid);
-    assert.equal(result.status, 200);
-    assert.deepEqual(jsonOf(result), { name: 'done', rid, instance: 'A' });
-    assert.ok(!(await detailsOf(a.http, rid)).some((detail) => detail.details === CANCELLED_DETAIL));
-  });
+  it(
+    'DELETE of a finished request is 409 naming its status; the request stays finished',
+    { timeout: 60_000 },
+    async () => {
+      const rid = await submit(a.http, { path: '/work/quick?name=done' });
+      await waitForStatus(a.http, rid, 'finished');
+      for (const instance of [a, b]) {
+        const answer = await cancel(instance.http, rid);
+        assert.equal(answer.status, 409, JSON.stringify(answer.body));
+        assert.match(answer.contentType, /^application\/json/);
+        assert.equal(answer.body.status_name, 'finished');
+        assert.equal(answer.body.progress, '100.00');
+        assert.match(String(answer.body.message), /finished/);
+      }
+      const record = await lookup(b.http, rid);
+      assert.equal(record.status_name, 'finished');
+      const result = await resultOf(b.http, rid);
+      assert.equal(result.status, 200);
+      assert.deepEqual(jsonOf(result), { name: 'done', rid, instance: 'A' });
+      assert.ok(!(await detailsOf(a.http, rid)).some((detail) => detail.details === CANCELLED_DETAIL));
+    },
+  );
 
-  it('DELETE twice (on either instance) is harmless: 200 and cancelled again, one details row', { timeout: 60_000 }, async () => {
-    const rid = await submit(a.http, { path: '/work/long?name=twice' });
-    await waitForStatus(a.http, rid, 'processing');
-    await waitForHandler(a, 'twice');
-    assertCancelledAnswer(await cancel(b.http, rid), rid);
-    assertCancelledAnswer(await cancel(b.http, rid), rid);
-    assertCancelledAnswer(await cancel(a.http, rid), rid);
-    await waitForAbort(a, 'twice');
-    await waitUntilLetGo(a, rid);
-    assertCancelledAnswer(await cancel(b.http, rid), rid);
-    await assertStaysCancelled(rid);
-    // The handler's signal aborted once.
-    assert.equal((await a.state()).aborted.filter((seen) => seen.name === 'twice').length, 1);
-  });
+  it(
+    'DELETE twice (on either instance) is harmless: 200 and cancelled again, one details row',
+    { timeout: 60_000 },
+    async () => {
+      const rid = await submit(a.http, { path: '/work/long?name=twice' });
+      await waitForStatus(a.http, rid, 'processing');
+      await waitForHandler(a, 'twice');
+      assertCancelledAnswer(await cancel(b.http, rid), rid);
+      assertCancelledAnswer(await cancel(b.http, rid), rid);
+      assertCancelledAnswer(await cancel(a.http, rid), rid);
+      await waitForAbort(a, 'twice');
+      await waitUntilLetGo(a, rid);
+      assertCancelledAnswer(await cancel(b.http, rid), rid);
+      await assertStaysCancelled(rid);
+      // The handler's signal aborted once.
+      assert.equal((await a.state()).aborted.filter((seen) => seen.name === 'twice').length, 1);
+    },
+  );
 
   it('DELETEs that race each other (on both instances) all answer 200 cancelled', { timeout: 60_000 }, async () => {
     const rid = await submit(a.http, { path: '/work/long?name=racing' });

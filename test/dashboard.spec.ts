@@ -60,9 +60,18 @@ describe('the demo dashboard in headless Chromium', () => {
     cwd = await mkdtemp(join(tmpdir(), 'bgrs-dashboard-'));
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), DEMO_REPORT_MONTH_MS: String(MONTH_MS), DEMO_IMPORT_ROW_MS: '1' };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PORT: String(port),
+      DEMO_REPORT_MONTH_MS: String(MONTH_MS),
+      DEMO_IMPORT_ROW_MS: '1',
+    };
     delete env.DATABASE_URL;
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'build/demo/main.js')], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'build/demo/main.js')], {
+      cwd,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     demo = child;
     child.stdout!.on('data', (chunk) => (output += chunk));
     child.stderr!.on('data', (chunk) => (output += chunk));
@@ -128,7 +137,11 @@ describe('the demo dashboard in headless Chromium', () => {
   }
 
   /** Samples the row until it shows `status`; returns every progress value seen on the way, in order. */
-  async function watchUntil(row: Locator, status: string, options: { until?: (value: number) => boolean } = {}): Promise<number[]> {
+  async function watchUntil(
+    row: Locator,
+    status: string,
+    options: { until?: (value: number) => boolean } = {},
+  ): Promise<number[]> {
     const seen: number[] = [];
     let last = '';
     await eventually(
@@ -175,65 +188,76 @@ describe('the demo dashboard in headless Chromium', () => {
     assert.match(html.headers.get('content-security-policy') ?? '', /script-src 'self'/);
   });
 
-  it('starts the sales report from its button and follows it live to its result', { timeout: TEST_TIMEOUT_MS }, async () => {
-    await browserPage().goto(`${base}/`);
-    await page.locator('#requests[aria-busy="false"]').waitFor({ state: 'attached' });
-    assert.ok(await page.locator('#empty').isVisible(), 'an empty list says so');
+  it(
+    'starts the sales report from its button and follows it live to its result',
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      await browserPage().goto(`${base}/`);
+      await page.locator('#requests[aria-busy="false"]').waitFor({ state: 'attached' });
+      assert.ok(await page.locator('#empty').isVisible(), 'an empty list says so');
 
-    const rid = await startReport();
-    const row = rowOf(rid);
-    assert.ok(await page.locator('#empty').isHidden(), 'the empty note goes away');
-    assert.equal(await row.locator('.request-name').textContent(), `${REPORT_PATH}&bgrs=yes`);
-    assert.ok(await row.getByRole('button', { name: /^Cancel/ }).isVisible(), 'a running request can be cancelled');
-    assert.ok(await row.locator('.result-link').isHidden(), 'no result link before it is finished');
+      const rid = await startReport();
+      const row = rowOf(rid);
+      assert.ok(await page.locator('#empty').isHidden(), 'the empty note goes away');
+      assert.equal(await row.locator('.request-name').textContent(), `${REPORT_PATH}&bgrs=yes`);
+      assert.ok(await row.getByRole('button', { name: /^Cancel/ }).isVisible(), 'a running request can be cancelled');
+      assert.ok(await row.locator('.result-link').isHidden(), 'no result link before it is finished');
 
-    // Details shown while it runs: the rows already there, then each new one from the `detail` events.
-    const toggle = row.getByRole('button', { name: 'Show details' });
-    await toggle.click();
-    assert.equal(await row.locator('.details-toggle').getAttribute('aria-expanded'), 'true');
+      // Details shown while it runs: the rows already there, then each new one from the `detail` events.
+      const toggle = row.getByRole('button', { name: 'Show details' });
+      await toggle.click();
+      assert.equal(await row.locator('.details-toggle').getAttribute('aria-expanded'), 'true');
 
-    const seen = await watchUntil(row, 'finished');
-    assert.deepEqual(seen, [...seen].sort((a, b) => a - b), `progress never goes back: ${seen.join(', ')}`);
-    const inFlight = seen.filter((value) => value < 100);
-    assert.ok(
-      inFlight.length >= 2 && inFlight.at(-1)! > inFlight[0],
-      `the bar advanced while the report ran (values seen: ${seen.join(', ')})`,
-    );
-    assert.equal(seen.at(-1), 100);
-    assert.equal((await recordOf(rid)).status_name, 'finished');
+      const seen = await watchUntil(row, 'finished');
+      assert.deepEqual(
+        seen,
+        [...seen].sort((a, b) => a - b),
+        `progress never goes back: ${seen.join(', ')}`,
+      );
+      const inFlight = seen.filter((value) => value < 100);
+      assert.ok(
+        inFlight.length >= 2 && inFlight.at(-1)! > inFlight[0],
+        `the bar advanced while the report ran (values seen: ${seen.join(', ')})`,
+      );
+      assert.equal(seen.at(-1), 100);
+      assert.equal((await recordOf(rid)).status_name, 'finished');
 
-    assert.equal(await row.locator('.status').textContent(), 'finished · HTTP 200');
-    assert.ok(await row.locator('.cancel').isHidden(), 'no Cancel button once it ended');
-    const link = row.getByRole('link', { name: /^Result/ });
-    assert.equal(await link.getAttribute('href'), `/bgrs/${rid}/result`);
+      assert.equal(await row.locator('.status').textContent(), 'finished · HTTP 200');
+      assert.ok(await row.locator('.cancel').isHidden(), 'no Cancel button once it ended');
+      const link = row.getByRole('link', { name: /^Result/ });
+      assert.equal(await link.getAttribute('href'), `/bgrs/${rid}/result`);
 
-    const details = row.locator('.details > li');
-    await eventually('the twelve details rows', async () => ((await details.count()) === 12 ? true : undefined));
-    const texts = (await details.allTextContents()).map((text) => text.replace(/^\d{2}:\d{2}:\d{2}/, ''));
-    assert.deepEqual(
-      texts.map((text) => /month (\d+)\/12 done/.exec(text)?.[1]),
-      Array.from({ length: 12 }, (_, index) => String(index + 1)),
-      `the details in order, each once: ${texts.join(' | ')}`,
-    );
+      const details = row.locator('.details > li');
+      await eventually('the twelve details rows', async () => ((await details.count()) === 12 ? true : undefined));
+      const texts = (await details.allTextContents()).map((text) => text.replace(/^\d{2}:\d{2}:\d{2}/, ''));
+      assert.deepEqual(
+        texts.map((text) => /month (\d+)\/12 done/.exec(text)?.[1]),
+        Array.from({ length: 12 }, (_, index) => String(index + 1)),
+        `the details in order, each once: ${texts.join(' | ')}`,
+      );
 
-    // The result link opens the original response: the same bytes as the report in the foreground.
-    const [response] = await Promise.all([page.waitForEvent('response', (res) => res.url().endsWith(`/bgrs/${rid}/result`)), link.click()]);
-    await page.waitForURL(`**/bgrs/${rid}/result`);
-    assert.equal(response.status(), 200);
-    assert.match(response.headers()['content-type'], /^application\/json/);
-    const result = await response.body();
-    const report = JSON.parse(result.toString('utf8'));
-    assert.equal(report.year, 2024);
-    assert.equal(report.currency, 'EUR');
-    assert.equal(report.rows.length, 48);
-    assert.ok((await page.locator('body').innerText()).includes('"currency":"EUR"'), 'the browser shows the JSON');
-    const foreground = Buffer.from(await (await fetch(`${base}${REPORT_PATH}`)).arrayBuffer());
-    assert.ok(result.equals(foreground), 'the result is byte for byte the foreground answer');
+      // The result link opens the original response: the same bytes as the report in the foreground.
+      const [response] = await Promise.all([
+        page.waitForEvent('response', (res) => res.url().endsWith(`/bgrs/${rid}/result`)),
+        link.click(),
+      ]);
+      await page.waitForURL(`**/bgrs/${rid}/result`);
+      assert.equal(response.status(), 200);
+      assert.match(response.headers()['content-type'], /^application\/json/);
+      const result = await response.body();
+      const report = JSON.parse(result.toString('utf8'));
+      assert.equal(report.year, 2024);
+      assert.equal(report.currency, 'EUR');
+      assert.equal(report.rows.length, 48);
+      assert.ok((await page.locator('body').innerText()).includes('"currency":"EUR"'), 'the browser shows the JSON');
+      const foreground = Buffer.from(await (await fetch(`${base}${REPORT_PATH}`)).arrayBuffer());
+      assert.ok(result.equals(foreground), 'the result is byte for byte the foreground answer');
 
-    await page.goBack();
-    await page.locator(`#requests > li[data-rid="${rid}"][data-status="finished"]`).waitFor();
-    assert.deepEqual(pageErrors, []);
-  });
+      await page.goBack();
+      await page.locator(`#requests > li[data-rid="${rid}"][data-status="finished"]`).waitFor();
+      assert.deepEqual(pageErrors, []);
+    },
+  );
 
   it('cancels a running report from its Cancel button', { timeout: TEST_TIMEOUT_MS }, async () => {
     await browserPage().goto(`${base}/`);
@@ -251,35 +275,41 @@ describe('the demo dashboard in headless Chromium', () => {
     assert.equal((await recordOf(rid)).status_name, 'cancelled');
     await page.waitForTimeout(MONTH_MS * 2);
     assert.equal((await stateOf(row)).status, 'cancelled', 'it stays cancelled');
-    assert.match(await page.locator('#announcer').textContent() ?? '', /cancelled/);
+    assert.match((await page.locator('#announcer').textContent()) ?? '', /cancelled/);
     assert.deepEqual(pageErrors, []);
   });
 
-  it('lists earlier requests after a reload, follows a running one live, and takes a screenshot', { timeout: TEST_TIMEOUT_MS }, async () => {
-    await browserPage().goto(`${base}/`);
-    await page.locator('#requests[aria-busy="false"]').waitFor({ state: 'attached' });
-    const rid = await startReport();
-    await watchUntil(rowOf(rid), 'processing', { until: (value) => value > 0 });
+  it(
+    'lists earlier requests after a reload, follows a running one live, and takes a screenshot',
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      await browserPage().goto(`${base}/`);
+      await page.locator('#requests[aria-busy="false"]').waitFor({ state: 'attached' });
+      const rid = await startReport();
+      await watchUntil(rowOf(rid), 'processing', { until: (value) => value > 0 });
 
-    // Reloaded, the running request comes from the listing and is followed live from there.
-    await page.reload();
-    await page.locator('#requests[aria-busy="false"]').waitFor({ state: 'attached' });
-    const statuses = await page.locator('#requests > li').evaluateAll((items: any[]) => items.map((item) => String(item.dataset.status)));
-    assert.equal(statuses.length, 3);
-    assert.deepEqual(statuses.slice(1), ['cancelled', 'finished'], 'newest first');
-    const row = rowOf(rid);
-    assert.equal(await page.locator('#requests > li').first().getAttribute('data-rid'), rid);
-    const start = (await stateOf(row)).value;
-    await row.getByRole('button', { name: 'Show details' }).click();
-    await watchUntil(row, 'processing', { until: (value) => value > start });
+      // Reloaded, the running request comes from the listing and is followed live from there.
+      await page.reload();
+      await page.locator('#requests[aria-busy="false"]').waitFor({ state: 'attached' });
+      const statuses = await page
+        .locator('#requests > li')
+        .evaluateAll((items: any[]) => items.map((item) => String(item.dataset.status)));
+      assert.equal(statuses.length, 3);
+      assert.deepEqual(statuses.slice(1), ['cancelled', 'finished'], 'newest first');
+      const row = rowOf(rid);
+      assert.equal(await page.locator('#requests > li').first().getAttribute('data-rid'), rid);
+      const start = (await stateOf(row)).value;
+      await row.getByRole('button', { name: 'Show details' }).click();
+      await watchUntil(row, 'processing', { until: (value) => value > start });
 
-    await mkdir(join(REPO_ROOT, 'test/artifacts'), { recursive: true });
-    await page.screenshot({ path: SCREENSHOT, fullPage: true, animations: 'disabled' });
-    assert.ok((await stat(SCREENSHOT)).size > 10_000, `a screenshot in ${SCREENSHOT}`);
+      await mkdir(join(REPO_ROOT, 'test/artifacts'), { recursive: true });
+      await page.screenshot({ path: SCREENSHOT, fullPage: true, animations: 'disabled' });
+      assert.ok((await stat(SCREENSHOT)).size > 10_000, `a screenshot in ${SCREENSHOT}`);
 
-    const seen = await watchUntil(row, 'finished');
-    assert.equal(seen.at(-1), 100);
-    assert.equal(await row.locator('.details > li').count(), 12);
-    assert.deepEqual(pageErrors, []);
-  });
+      const seen = await watchUntil(row, 'finished');
+      assert.equal(seen.at(-1), 100);
+      assert.equal(await row.locator('.details > li').count(), 12);
+      assert.deepEqual(pageErrors, []);
+    },
+  );
 });

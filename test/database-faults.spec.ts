@@ -133,8 +133,10 @@ describe('database faults (TCP proxy cut between the app and MariaDB)', () => {
     const name = 'r1';
     const rid = await submit(app.http, { path: `/faults/long?name=${name}` });
     // Its first progress landed before the outage.
-    await eventually('the first detail to land', async () =>
-      (await detailsOf(app.http, rid)).some((detail) => detail.details === `${name}: before the cut`) || undefined,
+    await eventually(
+      'the first detail to land',
+      async () =>
+        (await detailsOf(app.http, rid)).some((detail) => detail.details === `${name}: before the cut`) || undefined,
     );
     const resultFile = join(resultDir, `keep1m.bgrs.${rid}.result.json`);
 
@@ -143,8 +145,9 @@ describe('database faults (TCP proxy cut between the app and MariaDB)', () => {
     try {
       gates.open(`${name}:cut`);
       // The handler wrote a buffer-full of details into a database that is away, and went on.
-      await eventually('the handler to go on past its failed progress writes', async () =>
-        reached.has(`${name}:wrote during the cut`) || undefined,
+      await eventually(
+        'the handler to go on past its failed progress writes',
+        async () => reached.has(`${name}:wrote during the cut`) || undefined,
       );
       gates.open(`${name}:finish`);
       await eventually('the handler to return', async () => reached.has(`${name}:returned`) || undefined);
@@ -153,8 +156,9 @@ describe('database faults (TCP proxy cut between the app and MariaDB)', () => {
       await eventually(`the result file ${resultFile}`, async () => existsSync(resultFile) || undefined);
       // ... and the final write is tried again and again (at least twice more after the file was in place).
       const loggedBefore = logger.problems(new RegExp(rid)).length;
-      await eventually('the final state to be tried again while the database is away', async () =>
-        logger.problems(new RegExp(rid)).length >= loggedBefore + 2 || undefined,
+      await eventually(
+        'the final state to be tried again while the database is away',
+        async () => logger.problems(new RegExp(rid)).length >= loggedBefore + 2 || undefined,
       );
       // Read directly (not through the proxy): the record is still running, the final state has not landed.
       const [row] = await db.query<{ status_id: number; result: string | null }>(

@@ -8,7 +8,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import supertest from 'supertest';
-import { detailsOf, jsonOf, resultOf, sendRaw, submit, waitForStatus, withBgrs, type HttpClient } from './support/http.js';
+import {
+  detailsOf,
+  jsonOf,
+  resultOf,
+  sendRaw,
+  submit,
+  waitForStatus,
+  withBgrs,
+  type HttpClient,
+} from './support/http.js';
 import { REPO_ROOT } from './support/processes.js';
 import { eventually } from './support/wait.js';
 
@@ -45,9 +54,18 @@ describe('the demo on its embedded SQLite default', () => {
   before(async () => {
     cwd = await mkdtemp(join(tmpdir(), 'bgrs-demo-'));
     const port = await freePort();
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), DEMO_REPORT_MONTH_MS: '1', DEMO_IMPORT_ROW_MS: '1' };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PORT: String(port),
+      DEMO_REPORT_MONTH_MS: '1',
+      DEMO_IMPORT_ROW_MS: '1',
+    };
     delete env.DATABASE_URL;
-    demo = spawn(process.execPath, [join(REPO_ROOT, 'build/demo/main.js')], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    demo = spawn(process.execPath, [join(REPO_ROOT, 'build/demo/main.js')], {
+      cwd,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     demo.stdout!.on('data', (chunk) => (output += chunk));
     demo.stderr!.on('data', (chunk) => (output += chunk));
     http = supertest(`http://127.0.0.1:${port}`);
@@ -114,7 +132,12 @@ describe('the demo on its embedded SQLite default', () => {
     assert.equal(invalid.status, 400, `an invalid body: ${invalid.body}`);
     assert.equal(countSqliteRows(file, 'bgrs_requests'), before, 'no record for a rejected body');
 
-    const body = { rows: [{ sku: 'A-1', name: 'Mug', price: 7.5 }, { sku: 'A-1', name: 'Mug again', price: 7.5 }] };
+    const body = {
+      rows: [
+        { sku: 'A-1', name: 'Mug', price: 7.5 },
+        { sku: 'A-1', name: 'Mug again', price: 7.5 },
+      ],
+    };
     const rid = await submit(http, { method: 'post', path: '/v2.5/imports', body });
     const record = await waitForStatus(http, rid, 'finished');
     assert.equal(record.status, '201');

@@ -168,7 +168,10 @@ function earlyAnswerSuite(adapter: TestAdapter): void {
 
       const accepted: Array<{ name: string; request: RawRequest }> = [
         { name: 'ParseIntPipe', request: { path: '/early/int?n=12' } },
-        { name: 'ValidationPipe', request: { method: 'post', path: '/early/orders', body: { sku: 'A-1', quantity: 3 } } },
+        {
+          name: 'ValidationPipe',
+          request: { method: 'post', path: '/early/orders', body: { sku: 'A-1', quantity: 3 } },
+        },
       ];
 
       for (const { name, request } of accepted) {

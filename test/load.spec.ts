@@ -117,85 +117,97 @@ describe('bounded load: maxConcurrent 4, maxQueued 20, 40 simultaneous submissio
     }
   });
 
-  it('accepts 24 (4 processing, 20 queued), refuses 16 with 503 + Retry-After, runs the queued in order', { timeout: 120_000 }, async () => {
-    const { http } = app!;
-    const answers = await Promise.all(
-      Array.from({ length: SUBMISSIONS }, (_, n) => sendRaw(http, { path: withBgrs(`/load/gated?n=${n}`) })),
-    );
-    const accepted = new Map<string, number>();
-    const refused: number[] = [];
-    answers.forEach((res, n) => {
-      if (res.status === 202) {
-        const rid = jsonOf(res).request;
-        assert.match(rid, RID_PATTERN);
-        accepted.set(rid, n);
-      } else {
-        assert.equal(res.status, 503, `submission ${n}: expected 202 or 503, got ${res.status}: ${res.body}`);
-        const retryAfter = res.headers['retry-after'];
-        assert.match(String(retryAfter), /^\d+$/, `submission ${n}: a 503 carries Retry-After in seconds`);
-        assert.ok(Number(retryAfter) > 0);
-        const body = jsonOf(res);
-        assert.equal(body.statusCode, 503);
-        assert.equal(body.request, undefined, 'a refused submission gets no rid');
-        refused.push(n);
-      }
-    });
-    assert.equal(accepted.size, MAX_CONCURRENT + MAX_QUEUED, 'exactly maxConcurrent + maxQueued are accepted');
-    assert.equal(refused.length, SUBMISSIONS - MAX_CONCURRENT - MAX_QUEUED);
-
-    // Acceptance order: the order the records were written (their ids).
-    const rows = await db.query<{ rid: string; status_id: number }>('SELECT rid, status_id FROM bgrs_requests ORDER BY id');
-    assert.deepEqual(new Set(rows.map((row) => row.rid)), new Set(accepted.keys()), 'only the accepted ones are recorded');
-    const order = rows.map((row) => row.rid);
-    assert.deepEqual(
-      rows.map((row) => Number(row.status_id)),
-      [...Array(MAX_CONCURRENT).fill(3), ...Array(MAX_QUEUED).fill(2)],
-      'the first 4 accepted are processing, the other 20 queued',
-    );
-    const views = await Promise.all(order.map((rid) => lookup(http, rid)));
-    assert.equal(views.filter((view) => view.status_name === 'processing').length, MAX_CONCURRENT);
-    assert.equal(views.filter((view) => view.status_name === 'queued').length, MAX_QUEUED);
-
-    await eventually('the 4 running handlers to start', async () => (startSequence.length >= MAX_CONCURRENT ? true : undefined));
-    assert.deepEqual(new Set(startSequence), new Set(order.slice(0, MAX_CONCURRENT)), 'the first 4 accepted run');
-    assert.equal(startSequence.length, MAX_CONCURRENT, 'no more than maxConcurrent handlers run');
-
-    // Free one slot at a time: the oldest queued request takes it.
-    for (let finishedCount = 0; finishedCount < order.length; finishedCount++) {
-      const oldestRunning = startSequence[finishedCount];
-      gateOf(oldestRunning).open();
-      await waitForStatus(http, oldestRunning, 'finished');
-      const expectedStarted = Math.min(order.length, MAX_CONCURRENT + finishedCount + 1);
-      await eventually(`${expectedStarted} handlers to have started`, async () =>
-        startSequence.length >= expectedStarted ? true : undefined,
+  it(
+    'accepts 24 (4 processing, 20 queued), refuses 16 with 503 + Retry-After, runs the queued in order',
+    { timeout: 120_000 },
+    async () => {
+      const { http } = app!;
+      const answers = await Promise.all(
+        Array.from({ length: SUBMISSIONS }, (_, n) => sendRaw(http, { path: withBgrs(`/load/gated?n=${n}`) })),
       );
-      assert.equal(startSequence.length, expectedStarted, 'one freed slot starts exactly one queued request');
-      // The first 4 started together (in any order); every later one in acceptance order.
+      const accepted = new Map<string, number>();
+      const refused: number[] = [];
+      answers.forEach((res, n) => {
+        if (res.status === 202) {
+          const rid = jsonOf(res).request;
+          assert.match(rid, RID_PATTERN);
+          accepted.set(rid, n);
+        } else {
+          assert.equal(res.status, 503, `submission ${n}: expected 202 or 503, got ${res.status}: ${res.body}`);
+          const retryAfter = res.headers['retry-after'];
+          assert.match(String(retryAfter), /^\d+$/, `submission ${n}: a 503 carries Retry-After in seconds`);
+          assert.ok(Number(retryAfter) > 0);
+          const body = jsonOf(res);
+          assert.equal(body.statusCode, 503);
+          assert.equal(body.request, undefined, 'a refused submission gets no rid');
+          refused.push(n);
+        }
+      });
+      assert.equal(accepted.size, MAX_CONCURRENT + MAX_QUEUED, 'exactly maxConcurrent + maxQueued are accepted');
+      assert.equal(refused.length, SUBMISSIONS - MAX_CONCURRENT - MAX_QUEUED);
+
+      // Acceptance order: the order the records were written (their ids).
+      const rows = await db.query<{ rid: string; status_id: number }>(
+        'SELECT rid, status_id FROM bgrs_requests ORDER BY id',
+      );
       assert.deepEqual(
-        startSequence.slice(MAX_CONCURRENT),
-        order.slice(MAX_CONCURRENT, expectedStarted),
-        'queued requests start in acceptance order',
+        new Set(rows.map((row) => row.rid)),
+        new Set(accepted.keys()),
+        'only the accepted ones are recorded',
       );
-      const running = await db.count('bgrs_requests', 'status_id = 3');
-      assert.ok(running <= MAX_CONCURRENT, `at most ${MAX_CONCURRENT} processing, saw ${running}`);
-    }
+      const order = rows.map((row) => row.rid);
+      assert.deepEqual(
+        rows.map((row) => Number(row.status_id)),
+        [...Array(MAX_CONCURRENT).fill(3), ...Array(MAX_QUEUED).fill(2)],
+        'the first 4 accepted are processing, the other 20 queued',
+      );
+      const views = await Promise.all(order.map((rid) => lookup(http, rid)));
+      assert.equal(views.filter((view) => view.status_name === 'processing').length, MAX_CONCURRENT);
+      assert.equal(views.filter((view) => view.status_name === 'queued').length, MAX_QUEUED);
 
-    for (const [rid, n] of accepted) {
-      const record = await lookup(http, rid);
-      assert.equal(record.status_name, 'finished');
-      assert.equal(record.status, '200');
-      assert.equal(record.name, `/load/gated?n=${n}&bgrs=yes`);
-      const result = await resultOf(http, rid);
-      assert.equal(result.status, 200);
-      assert.deepEqual(jsonOf(result), { n, rid, square: n * n });
-    }
-    for (const n of refused) {
-      assert.equal(runsOfN.get(n), undefined, `the handler of refused submission ${n} never ran`);
-    }
-    for (const n of accepted.values()) {
-      assert.equal(runsOfN.get(n), 1, `the handler of accepted submission ${n} ran once`);
-    }
-  });
+      await eventually('the 4 running handlers to start', async () =>
+        startSequence.length >= MAX_CONCURRENT ? true : undefined,
+      );
+      assert.deepEqual(new Set(startSequence), new Set(order.slice(0, MAX_CONCURRENT)), 'the first 4 accepted run');
+      assert.equal(startSequence.length, MAX_CONCURRENT, 'no more than maxConcurrent handlers run');
+
+      // Free one slot at a time: the oldest queued request takes it.
+      for (let finishedCount = 0; finishedCount < order.length; finishedCount++) {
+        const oldestRunning = startSequence[finishedCount];
+        gateOf(oldestRunning).open();
+        await waitForStatus(http, oldestRunning, 'finished');
+        const expectedStarted = Math.min(order.length, MAX_CONCURRENT + finishedCount + 1);
+        await eventually(`${expectedStarted} handlers to have started`, async () =>
+          startSequence.length >= expectedStarted ? true : undefined,
+        );
+        assert.equal(startSequence.length, expectedStarted, 'one freed slot starts exactly one queued request');
+        // The first 4 started together (in any order); every later one in acceptance order.
+        assert.deepEqual(
+          startSequence.slice(MAX_CONCURRENT),
+          order.slice(MAX_CONCURRENT, expectedStarted),
+          'queued requests start in acceptance order',
+        );
+        const running = await db.count('bgrs_requests', 'status_id = 3');
+        assert.ok(running <= MAX_CONCURRENT, `at most ${MAX_CONCURRENT} processing, saw ${running}`);
+      }
+
+      for (const [rid, n] of accepted) {
+        const record = await lookup(http, rid);
+        assert.equal(record.status_name, 'finished');
+        assert.equal(record.status, '200');
+        assert.equal(record.name, `/load/gated?n=${n}&bgrs=yes`);
+        const result = await resultOf(http, rid);
+        assert.equal(result.status, 200);
+        assert.deepEqual(jsonOf(result), { n, rid, square: n * n });
+      }
+      for (const n of refused) {
+        assert.equal(runsOfN.get(n), undefined, `the handler of refused submission ${n} never ran`);
+      }
+      for (const n of accepted.values()) {
+        assert.equal(runsOfN.get(n), 1, `the handler of accepted submission ${n} ran once`);
+      }
+    },
+  );
 });
 
 describe('bounded load: 1000 concurrent background requests with the default limits', () => {

@@ -168,8 +168,9 @@ describe('ProgressReporter', () => {
   it('a million report() calls finish, leave the last value, and are not a million writes', async () => {
     const { http } = testApp;
     const rid = await submit(http, { path: '/progress/million?gate=m1' });
-    await eventually('the last reported value (73.50) to land', async () =>
-      (await lookup(http, rid)).progress === '73.50' ? true : undefined,
+    await eventually(
+      'the last reported value (73.50) to land',
+      async () => ((await lookup(http, rid)).progress === '73.50' ? true : undefined),
       { deadlineMs: 60_000 },
     );
     assert.equal((await lookup(http, rid)).status_name, 'processing');
@@ -187,7 +188,11 @@ describe('ProgressReporter', () => {
       const detailsBefore = await testApp.db.count('bgrs_details');
       const res = await sendRaw(testApp.http, { path: '/progress/outside' });
       assert.equal(res.status, 200);
-      assert.deepEqual(jsonOf(res), { rid: 'undefined', signal: 'undefined' }, 'report and detail resolve to undefined');
+      assert.deepEqual(
+        jsonOf(res),
+        { rid: 'undefined', signal: 'undefined' },
+        'report and detail resolve to undefined',
+      );
       assert.equal(await testApp.db.count('bgrs_details'), detailsBefore);
     });
 

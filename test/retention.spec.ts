@@ -34,7 +34,7 @@ class KeptController {
 describe('retention sweep (retentionDays: 1, retentionSweepMs: 200, two instances)', () => {
   let db: TestDatabase;
   let resultDir: string;
-  let apps: AppOnDatabase[] = [];
+  const apps: AppOnDatabase[] = [];
   const logger = new KeepingLogger(true);
   /** Every request submitted, with what it should still look like when it is kept. */
   const submitted = new Map<string, { n: string; details: number; files: string[] }>();
@@ -67,8 +67,9 @@ describe('retention sweep (retentionDays: 1, retentionSweepMs: 200, two instance
     const rids = await Promise.all(
       Array.from({ length: count }, (_, i) => submit(apps[i % 2].http, { path: `/kept/${prefix}-${i}` })),
     );
-    await eventually(`${prefix}: ${count} requests to finish`, async () =>
-      (await db.count('bgrs_requests', 'rid IN (?) AND status_id = 4', [rids])) === count || undefined,
+    await eventually(
+      `${prefix}: ${count} requests to finish`,
+      async () => (await db.count('bgrs_requests', 'rid IN (?) AND status_id = 4', [rids])) === count || undefined,
     );
     // Each instance sees the other's requests.
     await waitForStatus(apps[1].http, rids[0], 'finished');
@@ -110,7 +111,11 @@ describe('retention sweep (retentionDays: 1, retentionSweepMs: 200, two instance
     const files = await readdir(resultDir);
     await Promise.all(
       rids.map(async (rid) => {
-        assert.deepEqual(files.filter((file) => file.includes(rid)), [], `no file of ${rid} is left in the result folder`);
+        assert.deepEqual(
+          files.filter((file) => file.includes(rid)),
+          [],
+          `no file of ${rid} is left in the result folder`,
+        );
         for (const app of apps) {
           const answer = await app.http.get(`/bgrs/${rid}`);
           assert.equal(answer.status, 404, `a purged request is unknown: ${answer.status} ${answer.text}`);
@@ -128,7 +133,11 @@ describe('retention sweep (retentionDays: 1, retentionSweepMs: 200, two instance
     const [row] = await db.query<{ status_id: number }>('SELECT status_id FROM bgrs_requests WHERE rid = ?', [rid]);
     assert.ok(row, `young request ${rid} (${expected.n}) must be kept`);
     assert.equal(Number(row.status_id), 4);
-    assert.equal(await db.count('bgrs_details', 'rid = ?', [rid]), expected.details, `the details of ${expected.n} are kept`);
+    assert.equal(
+      await db.count('bgrs_details', 'rid = ?', [rid]),
+      expected.details,
+      `the details of ${expected.n} are kept`,
+    );
     assert.deepEqual(await filesOf(rid), expected.files, `the result files of ${expected.n} are kept`);
     for (const app of apps) {
       const result = await resultOf(app.http, rid);
@@ -139,7 +148,9 @@ describe('retention sweep (retentionDays: 1, retentionSweepMs: 200, two instance
   }
 
   function sweepProblems(): string[] {
-    return logger.problems().filter((problem) => /sweep|retention|deadlock|ER_/i.test(problem) || problem.startsWith('[error]'));
+    return logger
+      .problems()
+      .filter((problem) => /sweep|retention|deadlock|ER_/i.test(problem) || problem.startsWith('[error]'));
   }
 
   it('the periodic sweep purges requests older than retentionDays, with their details and files; younger ones stay', async () => {
@@ -167,10 +178,18 @@ describe('retention sweep (retentionDays: 1, retentionSweepMs: 200, two instance
       const young = await finishedRequests(`young${round}`, 10);
       await age(old, '3 DAY');
       // Both instances start a sweep of the same expired rows at the same moment (their timers run as well).
-      const counts = await Promise.all([sweepers[0].sweep(), sweepers[1].sweep(), sweepers[0].sweep(), sweepers[1].sweep()]);
-      assert.ok(counts.every((count) => Number.isInteger(count) && count >= 0), `sweeps resolve to counts: ${counts}`);
+      const counts = await Promise.all([
+        sweepers[0].sweep(),
+        sweepers[1].sweep(),
+        sweepers[0].sweep(),
+        sweepers[1].sweep(),
+      ]);
+      assert.ok(
+        counts.every((count) => Number.isInteger(count) && count >= 0),
+        `sweeps resolve to counts: ${counts}`,
+      );
       await eventually(`round ${round}: the old requests to be purged`, async () =>
-        ((await remaining(old)) === 0 ? true : undefined),
+        (await remaining(old)) === 0 ? true : undefined,
       );
       await assertPurged(old);
       await assertKept([...keptBefore, ...young]);

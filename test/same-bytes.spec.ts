@@ -269,11 +269,14 @@ async function assertBackgroundReplaysForeground(
   const replay = await resultOf(http, rid);
   assertSameAnswer(foreground, replay, expected.keptHeaders);
 
-  assert.equal(record.status, String(foreground.status), 'the record\'s status is the HTTP status');
+  assert.equal(record.status, String(foreground.status), "the record's status is the HTTP status");
   assert.equal(record.content_type, foreground.headers['content-type'] ?? null, "the record's content_type");
   assert.equal(record.result, join(resultDir, `keep1m.bgrs.${rid}.result.${expected.ext}`), "the record's result");
   const stored = await readFile(record.result!);
-  assert.ok(stored.equals(foreground.body), `the result file holds other bytes: ${JSON.stringify(stored.toString('latin1'))}`);
+  assert.ok(
+    stored.equals(foreground.body),
+    `the result file holds other bytes: ${JSON.stringify(stored.toString('latin1'))}`,
+  );
   return { foreground, replay };
 }
 

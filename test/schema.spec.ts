@@ -103,7 +103,11 @@ describe('schema made by bgrsMigrations on MariaDB', () => {
     );
     const byName = new Map<string, { name: string; unique: boolean; columns: string[] }>();
     for (const row of rows) {
-      const index = byName.get(row.INDEX_NAME) ?? { name: row.INDEX_NAME, unique: Number(row.NON_UNIQUE) === 0, columns: [] };
+      const index = byName.get(row.INDEX_NAME) ?? {
+        name: row.INDEX_NAME,
+        unique: Number(row.NON_UNIQUE) === 0,
+        columns: [],
+      };
       index.columns.push(row.COLUMN_NAME);
       byName.set(row.INDEX_NAME, index);
     }
@@ -141,7 +145,9 @@ describe('schema made by bgrsMigrations on MariaDB', () => {
       [db.name, TABLES],
     );
     assert.deepEqual(
-      rows.map((row) => `${row.TABLE_NAME}.${row.COLUMN_NAME} → ${row.REFERENCED_TABLE_NAME}.${row.REFERENCED_COLUMN_NAME}`),
+      rows.map(
+        (row) => `${row.TABLE_NAME}.${row.COLUMN_NAME} → ${row.REFERENCED_TABLE_NAME}.${row.REFERENCED_COLUMN_NAME}`,
+      ),
       ['bgrs_details.rid → bgrs_requests.rid', 'bgrs_requests.status_id → bgrs_statuses.id'],
     );
     assert.equal(rows.find((row) => row.TABLE_NAME === 'bgrs_details')!.DELETE_RULE, 'CASCADE');
@@ -191,7 +197,10 @@ describe('schema made by bgrsMigrations on MariaDB', () => {
       "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME LIKE 'bgrs\\_%'",
       [db.name],
     );
-    assert.deepEqual(remaining.map((row) => row.TABLE_NAME), []);
+    assert.deepEqual(
+      remaining.map((row) => row.TABLE_NAME),
+      [],
+    );
 
     await dataSource.runMigrations();
     assert.equal(await db.count('bgrs_statuses'), 6);

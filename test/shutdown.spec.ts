@@ -93,10 +93,12 @@ class HoldAnswerInterceptor implements NestInterceptor {
     if (typeof hold !== 'string') {
       return next.handle();
     }
-    return next.handle().pipe(concatMap(async (value: unknown) => {
-      await gate(`hold:${hold}`);
-      return value;
-    }));
+    return next.handle().pipe(
+      concatMap(async (value: unknown) => {
+        await gate(`hold:${hold}`);
+        return value;
+      }),
+    );
   }
 }
 
@@ -111,7 +113,13 @@ function assertRetryLater(res: HttpResponse, what: string): void {
   assert.equal(body.request, undefined, `${what}: a refused request has no rid`);
 }
 
-type Row = { rid: string; status_id: number; status: number | null; content_type: string | null; result: string | null };
+type Row = {
+  rid: string;
+  status_id: number;
+  status: number | null;
+  content_type: string | null;
+  result: string | null;
+};
 
 describe('graceful shutdown: app.close() (shutdownGraceMs 1500, maxConcurrent 2)', () => {
   let db: TestDatabase;
@@ -139,67 +147,89 @@ describe('graceful shutdown: app.close() (shutdownGraceMs 1500, maxConcurrent 2)
     }
   });
 
-  it('refuses new requests with 503 + Retry-After, lets the grace run out, fails what did not end', { timeout: 120_000 }, async () => {
-    const { http } = app!;
-    const within = await submit(http, { path: '/drain/gated?name=within' });
-    const beyond = await submit(http, { path: '/drain/gated?name=beyond' });
-    const queued = await submit(http, { path: '/drain/gated?name=queued' });
-    await waitForStatus(http, within, 'processing');
-    await waitForStatus(http, beyond, 'processing');
-    assert.equal((await lookup(http, queued)).status_name, 'queued');
-    await eventually('both running handlers to start', async () =>
-      seen.started.includes('within') && seen.started.includes('beyond') ? true : undefined,
-    );
-
-    const runner = app!.app.get(BgrsRunner, { strict: false });
-    closing = app!.close();
-    await eventually('the app to start draining', async () => (runner.accepting ? undefined : true));
-
-    // The HTTP server is still open during the grace: lookups answer, new background requests are refused.
-    const late = await sendRaw(http, { path: withBgrs('/drain/gated?name=late') });
-    assertRetryLater(late, 'a background request during shutdown');
-    const viaPrefer = await sendRaw(http, { path: '/drain/gated?name=late-prefer', headers: { Prefer: 'respond-async' } });
-    assertRetryLater(viaPrefer, 'Prefer: respond-async during shutdown');
-    assert.equal((await lookup(http, beyond)).status_name, 'processing');
-
-    // One request ends within the grace; the other never does.
-    open('within');
-    await Promise.race([
-      closing,
-      new Promise((_, reject) => setTimeout(() => reject(new Error('app.close() did not end')), CLOSE_DEADLINE_MS).unref()),
-    ]);
-
-    assert.ok(!seen.started.includes('late') && !seen.started.includes('late-prefer'), 'refused handlers never ran');
-    assert.ok(seen.aborted.has('beyond'), "the interrupted handler's ProgressReporter.signal aborted");
-    assert.ok(!seen.aborted.has('within'));
-
-    const rows = await db.query<Row>('SELECT rid, status_id, status, content_type, result FROM bgrs_requests ORDER BY id');
-    assert.deepEqual(
-      rows.map((row) => row.rid),
-      [within, beyond, queued],
-      'exactly the three accepted requests are recorded (the refused ones are not)',
-    );
-    const byRid = new Map(rows.map((row) => [row.rid, row]));
-
-    const finished = byRid.get(within)!;
-    assert.equal(Number(finished.status_id), 4, 'the request that ended within the grace is finished');
-    assert.equal(Number(finished.status), 200);
-    assert.match(String(finished.content_type), /^application\/json/);
-    const body = JSON.parse(await readFile(finished.result!, 'utf8'));
-    assert.deepEqual(body, { name: 'within', rid: within, rows: [1, 2, 3].map((i) => ({ i, label: `within#${i}` })) });
-
-    for (const rid of [beyond, queued]) {
-      const row = byRid.get(rid)!;
-      assert.equal(Number(row.status_id), 5, `${rid} is failed`);
-      assert.equal(row.result, null);
-      const details = await db.query<{ details: string }>('SELECT details FROM bgrs_details WHERE rid = ? ORDER BY id', [rid]);
-      assert.ok(
-        details.some((detail) => detail.details === 'interrupted by shutdown'),
-        `${rid}: a details row "interrupted by shutdown", got ${JSON.stringify(details)}`,
+  it(
+    'refuses new requests with 503 + Retry-After, lets the grace run out, fails what did not end',
+    { timeout: 120_000 },
+    async () => {
+      const { http } = app!;
+      const within = await submit(http, { path: '/drain/gated?name=within' });
+      const beyond = await submit(http, { path: '/drain/gated?name=beyond' });
+      const queued = await submit(http, { path: '/drain/gated?name=queued' });
+      await waitForStatus(http, within, 'processing');
+      await waitForStatus(http, beyond, 'processing');
+      assert.equal((await lookup(http, queued)).status_name, 'queued');
+      await eventually('both running handlers to start', async () =>
+        seen.started.includes('within') && seen.started.includes('beyond') ? true : undefined,
       );
-    }
-    assert.equal(await db.count('bgrs_requests', 'status_id IN (1, 2, 3)'), 0, 'nothing is left created/queued/processing');
-  });
+
+      const runner = app!.app.get(BgrsRunner, { strict: false });
+      closing = app!.close();
+      await eventually('the app to start draining', async () => (runner.accepting ? undefined : true));
+
+      // The HTTP server is still open during the grace: lookups answer, new background requests are refused.
+      const late = await sendRaw(http, { path: withBgrs('/drain/gated?name=late') });
+      assertRetryLater(late, 'a background request during shutdown');
+      const viaPrefer = await sendRaw(http, {
+        path: '/drain/gated?name=late-prefer',
+        headers: { Prefer: 'respond-async' },
+      });
+      assertRetryLater(viaPrefer, 'Prefer: respond-async during shutdown');
+      assert.equal((await lookup(http, beyond)).status_name, 'processing');
+
+      // One request ends within the grace; the other never does.
+      open('within');
+      await Promise.race([
+        closing,
+        new Promise((_, reject) =>
+          setTimeout(() => reject(new Error('app.close() did not end')), CLOSE_DEADLINE_MS).unref(),
+        ),
+      ]);
+
+      assert.ok(!seen.started.includes('late') && !seen.started.includes('late-prefer'), 'refused handlers never ran');
+      assert.ok(seen.aborted.has('beyond'), "the interrupted handler's ProgressReporter.signal aborted");
+      assert.ok(!seen.aborted.has('within'));
+
+      const rows = await db.query<Row>(
+        'SELECT rid, status_id, status, content_type, result FROM bgrs_requests ORDER BY id',
+      );
+      assert.deepEqual(
+        rows.map((row) => row.rid),
+        [within, beyond, queued],
+        'exactly the three accepted requests are recorded (the refused ones are not)',
+      );
+      const byRid = new Map(rows.map((row) => [row.rid, row]));
+
+      const finished = byRid.get(within)!;
+      assert.equal(Number(finished.status_id), 4, 'the request that ended within the grace is finished');
+      assert.equal(Number(finished.status), 200);
+      assert.match(String(finished.content_type), /^application\/json/);
+      const body = JSON.parse(await readFile(finished.result!, 'utf8'));
+      assert.deepEqual(body, {
+        name: 'within',
+        rid: within,
+        rows: [1, 2, 3].map((i) => ({ i, label: `within#${i}` })),
+      });
+
+      for (const rid of [beyond, queued]) {
+        const row = byRid.get(rid)!;
+        assert.equal(Number(row.status_id), 5, `${rid} is failed`);
+        assert.equal(row.result, null);
+        const details = await db.query<{ details: string }>(
+          'SELECT details FROM bgrs_details WHERE rid = ? ORDER BY id',
+          [rid],
+        );
+        assert.ok(
+          details.some((detail) => detail.details === 'interrupted by shutdown'),
+          `${rid}: a details row "interrupted by shutdown", got ${JSON.stringify(details)}`,
+        );
+      }
+      assert.equal(
+        await db.count('bgrs_requests', 'status_id IN (1, 2, 3)'),
+        0,
+        'nothing is left created/queued/processing',
+      );
+    },
+  );
 });
 
 describe('graceful shutdown: a request accepted just before app.close() (its 202 still on the way out)', () => {
@@ -258,12 +288,17 @@ describe('graceful shutdown: a request accepted just before app.close() (its 202
 
     await Promise.race([
       closing,
-      new Promise((_, reject) => setTimeout(() => reject(new Error('app.close() did not end')), CLOSE_DEADLINE_MS).unref()),
+      new Promise((_, reject) =>
+        setTimeout(() => reject(new Error('app.close() did not end')), CLOSE_DEADLINE_MS).unref(),
+      ),
     ]);
-    const [edge] = await db.query<Row>('SELECT rid, status_id, status, content_type, result FROM bgrs_requests WHERE rid = ?', [
+    const [edge] = await db.query<Row>(
+      'SELECT rid, status_id, status, content_type, result FROM bgrs_requests WHERE rid = ?',
+      [row.rid],
+    );
+    const details = await db.query<{ details: string }>('SELECT details FROM bgrs_details WHERE rid = ? ORDER BY id', [
       row.rid,
     ]);
-    const details = await db.query<{ details: string }>('SELECT details FROM bgrs_details WHERE rid = ? ORDER BY id', [row.rid]);
     assert.equal(
       Number(edge.status_id),
       4,
@@ -275,7 +310,11 @@ describe('graceful shutdown: a request accepted just before app.close() (its 202
       rid: row.rid,
       rows: [1, 2, 3].map((i) => ({ i, label: `edge#${i}` })),
     });
-    assert.equal(await db.count('bgrs_requests', 'status_id IN (1, 2, 3)'), 0, 'nothing is left created/queued/processing');
+    assert.equal(
+      await db.count('bgrs_requests', 'status_id IN (1, 2, 3)'),
+      0,
+      'nothing is left created/queued/processing',
+    );
   });
 });
 
@@ -296,47 +335,73 @@ describe('graceful shutdown: SIGTERM to a real instance (enableShutdownHooks, sh
     }
   });
 
-  it('drains on SIGTERM: 503 for new requests, the one that ends in time is finished, the other failed', { timeout: 120_000 }, async () => {
-    const instance = await startInstance({
-      name: 'S',
-      dbUrl: db.url,
-      resultDir,
-      bgrs: { shutdownGraceMs: GRACE_MS, leaseMs: 3000 },
-    });
-    const { http } = instance;
-    const within = await submit(http, { path: '/work/long?name=sig-within' });
-    const beyond = await submit(http, { path: '/work/long?name=sig-beyond' });
-    await waitForStatus(http, within, 'processing');
-    await waitForStatus(http, beyond, 'processing');
-    await eventually('both handlers to start', async () =>
-      (await instance.state()).started.length === 2 ? true : undefined,
-    );
+  it(
+    'drains on SIGTERM: 503 for new requests, the one that ends in time is finished, the other failed',
+    { timeout: 120_000 },
+    async () => {
+      const instance = await startInstance({
+        name: 'S',
+        dbUrl: db.url,
+        resultDir,
+        bgrs: { shutdownGraceMs: GRACE_MS, leaseMs: 3000 },
+      });
+      const { http } = instance;
+      const within = await submit(http, { path: '/work/long?name=sig-within' });
+      const beyond = await submit(http, { path: '/work/long?name=sig-beyond' });
+      await waitForStatus(http, within, 'processing');
+      await waitForStatus(http, beyond, 'processing');
+      await eventually('both handlers to start', async () =>
+        (await instance.state()).started.length === 2 ? true : undefined,
+      );
 
-    instance.child.kill('SIGTERM');
-    await eventually('the instance to start draining', async () => ((await instance.state()).accepting === false ? true : undefined));
-    const refused = await sendRaw(http, { path: withBgrs('/work/quick?name=after-sigterm') });
-    assertRetryLater(refused, 'a background request after SIGTERM');
+      instance.child.kill('SIGTERM');
+      await eventually('the instance to start draining', async () =>
+        (await instance.state()).accepting === false ? true : undefined,
+      );
+      const refused = await sendRaw(http, { path: withBgrs('/work/quick?name=after-sigterm') });
+      assertRetryLater(refused, 'a background request after SIGTERM');
 
-    await instance.release('sig-within');
-    const exit = await Promise.race([
-      instance.exited,
-      new Promise<never>((_, reject) =>
-        setTimeout(() => reject(new Error(`the instance did not exit after SIGTERM\n${instance.log}`)), CLOSE_DEADLINE_MS).unref(),
-      ),
-    ]);
-    assert.ok(exit.code === 0 || exit.signal === 'SIGTERM', `a graceful exit, got ${JSON.stringify(exit)}\n${instance.log}`);
+      await instance.release('sig-within');
+      const exit = await Promise.race([
+        instance.exited,
+        new Promise<never>((_, reject) =>
+          setTimeout(
+            () => reject(new Error(`the instance did not exit after SIGTERM\n${instance.log}`)),
+            CLOSE_DEADLINE_MS,
+          ).unref(),
+        ),
+      ]);
+      assert.ok(
+        exit.code === 0 || exit.signal === 'SIGTERM',
+        `a graceful exit, got ${JSON.stringify(exit)}\n${instance.log}`,
+      );
 
-    const rows = await db.query<Row>('SELECT rid, status_id, status, content_type, result FROM bgrs_requests');
-    const byRid = new Map(rows.map((row) => [row.rid, row]));
-    assert.equal(rows.length, 2, 'the refused request is not recorded');
-    const finished = byRid.get(within)!;
-    assert.equal(Number(finished.status_id), 4, `sig-within finished: ${JSON.stringify(finished)}`);
-    assert.equal(Number(finished.status), 200);
-    assert.deepEqual(JSON.parse(await readFile(finished.result!, 'utf8')), { name: 'sig-within', rid: within, instance: 'S' });
-    const failed = byRid.get(beyond)!;
-    assert.equal(Number(failed.status_id), 5, `sig-beyond failed: ${JSON.stringify(failed)}`);
-    const details = await db.query<{ details: string }>('SELECT details FROM bgrs_details WHERE rid = ? ORDER BY id', [beyond]);
-    assert.ok(details.some((detail) => detail.details === 'interrupted by shutdown'), JSON.stringify(details));
-    assert.equal(await db.count('bgrs_requests', 'status_id IN (1, 2, 3)'), 0, 'nothing is left created/queued/processing');
-  });
+      const rows = await db.query<Row>('SELECT rid, status_id, status, content_type, result FROM bgrs_requests');
+      const byRid = new Map(rows.map((row) => [row.rid, row]));
+      assert.equal(rows.length, 2, 'the refused request is not recorded');
+      const finished = byRid.get(within)!;
+      assert.equal(Number(finished.status_id), 4, `sig-within finished: ${JSON.stringify(finished)}`);
+      assert.equal(Number(finished.status), 200);
+      assert.deepEqual(JSON.parse(await readFile(finished.result!, 'utf8')), {
+        name: 'sig-within',
+        rid: within,
+        instance: 'S',
+      });
+      const failed = byRid.get(beyond)!;
+      assert.equal(Number(failed.status_id), 5, `sig-beyond failed: ${JSON.stringify(failed)}`);
+      const details = await db.query<{ details: string }>(
+        'SELECT details FROM bgrs_details WHERE rid = ? ORDER BY id',
+        [beyond],
+      );
+      assert.ok(
+        details.some((detail) => detail.details === 'interrupted by shutdown'),
+        JSON.stringify(details),
+      );
+      assert.equal(
+        await db.count('bgrs_requests', 'status_id IN (1, 2, 3)'),
+        0,
+        'nothing is left created/queued/processing',
+      );
+    },
+  );
 });

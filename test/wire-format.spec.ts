@@ -80,7 +80,10 @@ const DETAIL_KEYS = ['id', 'rid', 'dt', 'details'];
 
 function assertStringsOrNull(row: object): void {
   for (const [key, value] of Object.entries(row)) {
-    assert.ok(typeof value === 'string' || value === null, `${key} must be a string or null, got ${JSON.stringify(value)}`);
+    assert.ok(
+      typeof value === 'string' || value === null,
+      `${key} must be a string or null, got ${JSON.stringify(value)}`,
+    );
   }
 }
 

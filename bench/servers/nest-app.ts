@@ -137,7 +137,11 @@ async function main(): Promise<void> {
   const app = await NestFactory.create(benchAppModule(withBgrs, counter), { logger: ['error', 'warn'] });
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
-  announce(port, () => app.close(), () => ({ ...counter.stats }));
+  announce(
+    port,
+    () => app.close(),
+    () => ({ ...counter.stats }),
+  );
 }
 
 main().catch((error: Error) => {

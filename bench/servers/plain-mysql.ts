@@ -80,11 +80,15 @@ async function main(): Promise<void> {
     handle().catch((error: Error) => send(response, 500, { statusCode: 500, message: error.message }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  announce((server.address() as AddressInfo).port, async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await pool.end();
-  }, () => ({ ...stats }));
+  announce(
+    (server.address() as AddressInfo).port,
+    async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await pool.end();
+    },
+    () => ({ ...stats }),
+  );
 }
 
 main().catch((error: Error) => {

@@ -45,7 +45,8 @@ async function fetchJson(url, init) {
   const response = await fetch(url, { ...init, cache: 'no-store', headers: { Accept: 'application/json' } });
   const body = await response.json().catch(() => null);
   if (!response.ok) {
-    const message = body && typeof body.message === 'string' ? body.message : `${response.status} ${response.statusText}`;
+    const message =
+      body && typeof body.message === 'string' ? body.message : `${response.status} ${response.statusText}`;
     throw Object.assign(new Error(message), { status: response.status });
   }
   return body;
@@ -105,7 +106,8 @@ function render(row) {
 
   const status = part(row, '.status');
   status.dataset.status = record.status_name;
-  status.textContent = record.status_name === 'finished' && record.status ? `finished · HTTP ${record.status}` : record.status_name;
+  status.textContent =
+    record.status_name === 'finished' && record.status ? `finished · HTTP ${record.status}` : record.status_name;
 
   const bar = part(row, '.progress');
   bar.setAttribute('aria-valuenow', String(progress));

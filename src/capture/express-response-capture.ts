@@ -34,7 +34,12 @@ export class ExpressResponseCapture implements ResponseCapture {
     return recorder;
   }
 
-  async replay(response: ServerResponse, statusCode: number, headers: Record<string, string | string[]>, body: Readable): Promise<void> {
+  async replay(
+    response: ServerResponse,
+    statusCode: number,
+    headers: Record<string, string | string[]>,
+    body: Readable,
+  ): Promise<void> {
     response.writeHead(statusCode, headers);
     await pipeline(body, response);
   }

@@ -57,7 +57,10 @@ export class FastifyResponseCapture implements ResponseCapture {
       return reply;
     };
     Object.defineProperties(reply, {
-      header: { configurable: true, value: (name: string, value: HeaderValue) => chain(() => recorder.setHeader(name, value)) },
+      header: {
+        configurable: true,
+        value: (name: string, value: HeaderValue) => chain(() => recorder.setHeader(name, value)),
+      },
       headers: {
         configurable: true,
         value: (values: Record<string, HeaderValue>) =>
@@ -78,7 +81,12 @@ export class FastifyResponseCapture implements ResponseCapture {
     return recorder;
   }
 
-  async replay(reply: FastifyReplyLike, statusCode: number, headers: Record<string, string | string[]>, body: Readable): Promise<void> {
+  async replay(
+    reply: FastifyReplyLike,
+    statusCode: number,
+    headers: Record<string, string | string[]>,
+    body: Readable,
+  ): Promise<void> {
     // Fastify's send would give a stream without a type `application/octet-stream`.
     reply.hijack();
     reply.raw.writeHead(statusCode, headers);

@@ -21,5 +21,10 @@ export interface ResponseCapture {
    * Sends a stored result exactly as recorded: no charset or default Content-Type added, so a result that had
    * none gets none. Resolves once the body is sent.
    */
-  replay(response: unknown, statusCode: number, headers: Record<string, string | string[]>, body: Readable): Promise<void>;
+  replay(
+    response: unknown,
+    statusCode: number,
+    headers: Record<string, string | string[]>,
+    body: Readable,
+  ): Promise<void>;
 }

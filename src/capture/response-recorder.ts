@@ -6,7 +6,15 @@ import type { BgrsResultHeaders } from '../result-store/bgrs-result-store.interf
 type HeaderValue = number | string | string[];
 
 /** Headers of the transfer rather than of the result (`/result` sends its own), and the ETag Express derives. */
-const TRANSFER_HEADERS = new Set(['content-type', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'date', 'etag']);
+const TRANSFER_HEADERS = new Set([
+  'content-type',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'date',
+  'etag',
+]);
 
 /** What the route had set on the response before its handler ran (`@HttpCode`, `@Header`). */
 export interface ResponseSnapshot {
@@ -129,7 +137,10 @@ export class ResponseRecorder {
   write(chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
     this.headersSent = true;
     const done = typeof encoding === 'function' ? encoding : callback;
-    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8') : chunk;
+    const bytes =
+      typeof chunk === 'string'
+        ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
+        : chunk;
     return this.body.write(bytes, done as (error?: Error | null) => void);
   }
 

@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { BGRS_RESULT_MAX_LENGTH } from '../bgrs.constants.js';
 import { isRid } from '../rid.js';
-import type { BgrsResultHeaders, BgrsResultStore, BgrsResultWriter, BgrsStoredResult } from './bgrs-result-store.interface.js';
+import type {
+  BgrsResultHeaders,
+  BgrsResultStore,
+  BgrsResultWriter,
+  BgrsStoredResult,
+} from './bgrs-result-store.interface.js';
 import { resultExtension } from './result-extension.js';
 import { SpillingFileWriter } from './spilling-file-writer.js';
 
@@ -24,7 +29,9 @@ export class FileResultStore implements BgrsResultStore, OnModuleInit {
   async onModuleInit(): Promise<void> {
     const longest = join(this.directory, `keep1m.bgrs.${'0'.repeat(32)}.result.html`);
     if (longest.length > BGRS_RESULT_MAX_LENGTH) {
-      throw new Error(`resultDir is too long: result paths must fit the ${BGRS_RESULT_MAX_LENGTH} characters of the result column`);
+      throw new Error(
+        `resultDir is too long: result paths must fit the ${BGRS_RESULT_MAX_LENGTH} characters of the result column`,
+      );
     }
     await mkdir(this.directory, { recursive: true });
   }

@@ -8,7 +8,9 @@ import { BgrsModule, bgrsMigrations, type BgrsModuleOptions } from '../../src/in
 import type { HttpClient } from './http.js';
 
 /** Nest's log levels during tests: errors and warnings, or everything with `BGRS_TEST_LOG=1`. */
-const LOG_LEVELS: LogLevel[] = process.env.BGRS_TEST_LOG ? ['log', 'error', 'warn', 'debug', 'verbose'] : ['error', 'warn'];
+const LOG_LEVELS: LogLevel[] = process.env.BGRS_TEST_LOG
+  ? ['log', 'error', 'warn', 'debug', 'verbose']
+  : ['error', 'warn'];
 
 export interface AppOnDatabaseOptions {
   /** `mysql://…/<database>` the app's TypeORM connects to (the test database, or a proxy in front of it). */
@@ -97,7 +99,7 @@ export class KeepingLogger implements LoggerService {
   }
 
   private keep(level: string, message: unknown, context?: string): void {
-    const text = message instanceof Error ? message.stack ?? message.message : String(message);
+    const text = message instanceof Error ? (message.stack ?? message.message) : String(message);
     this.entries.push({ level, message: text, context });
     if (!this.quiet && (level === 'warn' || level === 'error' || process.env.BGRS_TEST_LOG)) {
       process.stderr.write(`[${level}] ${context ?? ''}: ${text}\n`);

@@ -27,8 +27,16 @@ export interface TestAdapter {
   create(): AbstractHttpAdapter;
 }
 
-export const expressAdapter: TestAdapter = { name: 'ExpressAdapter', platform: 'express', create: () => new ExpressAdapter() };
-export const fastifyAdapter: TestAdapter = { name: 'FastifyAdapter', platform: 'fastify', create: () => new FastifyAdapter() };
+export const expressAdapter: TestAdapter = {
+  name: 'ExpressAdapter',
+  platform: 'express',
+  create: () => new ExpressAdapter(),
+};
+export const fastifyAdapter: TestAdapter = {
+  name: 'FastifyAdapter',
+  platform: 'fastify',
+  create: () => new FastifyAdapter(),
+};
 
 /** Both HTTP platforms, for suites that run on each: `for (const adapter of adapters) describe(adapter.name, …)`. */
 export const adapters: readonly TestAdapter[] = [expressAdapter, fastifyAdapter];
@@ -59,7 +67,9 @@ export interface TestApp {
 }
 
 /** Nest's log levels during tests: errors and warnings, or everything with `BGRS_TEST_LOG=1`. */
-const LOG_LEVELS: LogLevel[] = process.env.BGRS_TEST_LOG ? ['log', 'error', 'warn', 'debug', 'verbose'] : ['error', 'warn'];
+const LOG_LEVELS: LogLevel[] = process.env.BGRS_TEST_LOG
+  ? ['log', 'error', 'warn', 'debug', 'verbose']
+  : ['error', 'warn'];
 
 /**
  * A real Nest app over HTTP (on `options.adapter`, Express unless told) with `BgrsModule` on a database of its own

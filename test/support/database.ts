@@ -34,7 +34,10 @@ export class TestDatabase {
 
   /** Rows of a table (optionally `WHERE <where>`), as a number. */
   async count(table: string, where = '1 = 1', params: unknown[] = []): Promise<number> {
-    const [row] = await this.query<{ n: number | string }>(`SELECT COUNT(*) AS n FROM \`${table}\` WHERE ${where}`, params);
+    const [row] = await this.query<{ n: number | string }>(
+      `SELECT COUNT(*) AS n FROM \`${table}\` WHERE ${where}`,
+      params,
+    );
     return Number(row.n);
   }
 

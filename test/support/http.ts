@@ -32,7 +32,10 @@ export interface RawRequest {
 }
 
 /** Sends a request and keeps the answer's body as raw bytes (`res.body` is a Buffer). */
-export function sendRaw(http: HttpClient, { method = 'get', path, body, headers = {} }: RawRequest): Promise<HttpResponse> {
+export function sendRaw(
+  http: HttpClient,
+  { method = 'get', path, body, headers = {} }: RawRequest,
+): Promise<HttpResponse> {
   let test = http[method](path).buffer(true).parse(rawBytes);
   for (const [name, value] of Object.entries(headers)) {
     test = test.set(name, value);

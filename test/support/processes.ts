@@ -18,8 +18,11 @@ export async function runNode(args: string[], options: { cwd: string; env?: Node
     return stdout;
   } catch (error) {
     const failure = error as Error & { stdout?: string; stderr?: string };
-    throw new Error(`node ${args.join(' ')} failed: ${failure.message}\nstdout: ${failure.stdout}\nstderr: ${failure.stderr}`, {
-      cause: error,
-    });
+    throw new Error(
+      `node ${args.join(' ')} failed: ${failure.message}\nstdout: ${failure.stdout}\nstderr: ${failure.stderr}`,
+      {
+        cause: error,
+      },
+    );
   }
 }

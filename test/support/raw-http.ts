@@ -54,7 +54,12 @@ export function streamRequest(
       // An answer cut short is an 'aborted' response: report it as such, never as a complete body.
       res.on('aborted', () => reject(new Error(`answer to ${path} was cut short after ${length} bytes`)));
       res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, length, text: Buffer.concat(small).toString('utf8') }),
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          length,
+          text: Buffer.concat(small).toString('utf8'),
+        }),
       );
     });
     req.on('error', reject);
