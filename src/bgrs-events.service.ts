@@ -109,10 +109,9 @@ export class BgrsEventsService implements BeforeApplicationShutdown {
     const after = rids
       .map((rid) => this.watches.get(rid)?.lastDetailId ?? '0')
       .reduce((a, b) => (BigInt(a) < BigInt(b) ? a : b));
-    const [requests, details] = await Promise.all([
-      this.repository.findMany(rids),
-      this.repository.findDetailsAfter(rids, after),
-    ]);
+    // States first: a request seen ended then has all its rows, which were written before or with its end.
+    const requests = await this.repository.findMany(rids);
+    const details = await this.repository.findDetailsAfter(rids, after);
     for (const detail of details) {
       this.sendDetail(detail);
     }

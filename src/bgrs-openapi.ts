@@ -73,7 +73,7 @@ export function ApiBgrsLookup(
   summary: string,
   ok: 'record' | 'records' | 'details' | 'result' | 'events',
 ): AnyDecorator {
-  return documented(({ ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiResponse }) => {
+  return documented(({ ApiOperation, ApiParam, ApiQuery, ApiResponse }) => {
     const schemas = { record: RECORD, records: RECORD, details: DETAIL };
     const answer =
       ok === 'result'
@@ -82,10 +82,11 @@ export function ApiBgrsLookup(
             description: 'The original response, replayed: its status, Content-Type and bytes.',
           })
         : ok === 'events'
-          ? applyDecorators(
-              ApiProduces('text/event-stream'),
-              ApiResponse({ status: 200, description: '`state`, `detail` and `end` events.' }),
-            )
+          ? ApiResponse({
+              status: 200,
+              description: '`state`, `detail` and `end` events.',
+              content: { 'text/event-stream': { schema: { type: 'string' } } },
+            })
           : ApiResponse({ status: 200, schema: { type: 'array', items: schemas[ok] } });
     return [
       ApiOperation({ summary }),

@@ -149,17 +149,12 @@ export class BgrsRequestRepository {
 
   /** Ends a request that has not ended as `failed`, with a details row saying why; false if it had ended. */
   async fail(rid: string, reason: string, at = new Date()): Promise<boolean> {
-    const ended = await this.end(rid, BgrsStatusId.Failed, at);
-    if (ended) {
-      await this.addDetails([{ rid, at, details: reason }]);
-    }
-    await this.leases.delete({ rid });
-    return ended;
+    return this.end(rid, BgrsStatusId.Failed, reason, at);
   }
 
-  /** Ends a request that has not ended as `cancelled`; false if it had ended. */
-  async cancel(rid: string, at = new Date()): Promise<boolean> {
-    return this.end(rid, BgrsStatusId.Cancelled, at);
+  /** Ends a request that has not ended as `cancelled`, with a details row saying why; false if it had ended. */
+  async cancel(rid: string, reason: string, at = new Date()): Promise<boolean> {
+    return this.end(rid, BgrsStatusId.Cancelled, reason, at);
   }
 
   async releaseLease(rid: string): Promise<void> {
@@ -271,11 +266,25 @@ export class BgrsRequestRepository {
     return newest ? String(newest.id) : '0';
   }
 
-  private async end(rid: string, statusId: BgrsStatusId, at: Date): Promise<boolean> {
-    const { affected } = await this.requests.update(
-      { rid, statusId: In(RUNNING) },
-      { statusId, finishedDt: toSecond(at) },
-    );
-    return (affected ?? 0) > 0;
+  /**
+   * Ends a request that has not ended, its details row and the end of its lease in one transaction, so that a
+   * reader who sees the end state sees the row too. False if it had ended already.
+   */
+  private async end(rid: string, statusId: BgrsStatusId, reason: string, at: Date): Promise<boolean> {
+    return this.dataSource.transaction(async (manager) => {
+      const { affected } = await manager.update(
+        BgrsRequest,
+        { rid, statusId: In(RUNNING) },
+        { statusId, finishedDt: toSecond(at) },
+      );
+      const ended = (affected ?? 0) > 0;
+      if (ended) {
+        await manager.insert(BgrsDetail, { rid, dt: toSecond(at), details: reason });
+      }
+      if (statusId === BgrsStatusId.Failed) {
+        await manager.delete(BgrsLease, { rid });
+      }
+      return ended;
+    });
   }
 }

@@ -7,7 +7,6 @@ import {
   GoneException,
   Inject,
   BadRequestException,
-  NotFoundException,
   Param,
   Query,
   Req,
@@ -36,6 +35,8 @@ import { BgrsRunner } from './bgrs-runner.js';
 import type { BgrsRequest } from './entities/bgrs-request.entity.js';
 import { LookupErrorsInterceptor } from './lookup-errors.interceptor.js';
 import { ParseRidPipe } from './parse-rid.pipe.js';
+import { VisibleRequests } from './visible-requests.service.js';
+import { WATCHED_REQUEST, WatchedRequestGuard } from './watched-request.guard.js';
 import type { BgrsResultStore } from './result-store/bgrs-result-store.interface.js';
 
 const DEFAULT_PAGE = 20;
@@ -61,6 +62,7 @@ export class BgrsController {
     private readonly repository: BgrsRequestRepository,
     private readonly runner: BgrsRunner,
     private readonly events: BgrsEventsService,
+    private readonly visible: VisibleRequests,
     private readonly platform: PlatformCapture,
     @Inject(BGRS_RESULT_STORE) private readonly store: BgrsResultStore,
     @Inject(BGRS_OPTIONS) private readonly options: ResolvedBgrsOptions,
@@ -97,7 +99,7 @@ export class BgrsController {
   @ApiBgrsLookup('A background request', 'record')
   @Header('Cache-Control', 'no-store')
   async findOne(@Param('rid', ParseRidPipe) rid: string, @Req() caller: unknown): Promise<BgrsRequestView[]> {
-    return [this.presenter.request(await this.findRequest(rid, caller))];
+    return [this.presenter.request(await this.visible.find(rid, caller))];
   }
 
   /** Its progress messages, oldest first. */
@@ -105,7 +107,7 @@ export class BgrsController {
   @ApiBgrsLookup('Progress messages of a background request', 'details')
   @Header('Cache-Control', 'no-store')
   async findDetails(@Param('rid', ParseRidPipe) rid: string, @Req() caller: unknown): Promise<BgrsDetailView[]> {
-    await this.findRequest(rid, caller);
+    await this.visible.find(rid, caller);
     const details = await this.repository.findDetails(rid);
     return details.map((detail) => this.presenter.detail(detail));
   }
@@ -113,8 +115,9 @@ export class BgrsController {
   /** Live progress as Server-Sent Events: `state`, `detail` and a final `end` (see `BgrsEventsService`). */
   @Sse(':rid/events')
   @ApiBgrsLookup('Live progress of a background request', 'events')
-  async watch(@Param('rid', ParseRidPipe) rid: string, @Req() caller: unknown): Promise<Observable<MessageEvent>> {
-    return this.events.watch(await this.findRequest(rid, caller));
+  @UseGuards(WatchedRequestGuard)
+  watch(@Req() caller: { [WATCHED_REQUEST]: BgrsRequest }): Promise<Observable<MessageEvent>> {
+    return this.events.watch(caller[WATCHED_REQUEST]);
   }
 
   /** The original response, replayed: its status, Content-Type, headers and bytes, streamed from the store. */
@@ -125,7 +128,7 @@ export class BgrsController {
     @Req() caller: unknown,
     @Res() response: unknown,
   ): Promise<void> {
-    const request = await this.findRequest(rid, caller);
+    const request = await this.visible.find(rid, caller);
     if (request.statusId !== BgrsStatusId.Finished || !request.result) {
       throw this.conflict(request, 'The result is not available');
     }
@@ -152,9 +155,8 @@ export class BgrsController {
   @Delete(':rid')
   @ApiBgrsLookup('Cancel a background request', 'record')
   async cancel(@Param('rid', ParseRidPipe) rid: string, @Req() caller: unknown): Promise<BgrsRequestView[]> {
-    const request = await this.findRequest(rid, caller);
-    if (request.statusId !== BgrsStatusId.Cancelled && (await this.repository.cancel(rid))) {
-      await this.repository.addDetails([{ rid, at: new Date(), details: 'cancelled by the client' }]);
+    const request = await this.visible.find(rid, caller);
+    if (request.statusId !== BgrsStatusId.Cancelled && (await this.repository.cancel(rid, 'cancelled by the client'))) {
       // Here at once; on another instance at its next heartbeat.
       this.runner.cancel(rid);
     }
@@ -164,15 +166,6 @@ export class BgrsController {
       throw this.conflict(current, 'The request has already ended');
     }
     return [this.presenter.request(current)];
-  }
-
-  private async findRequest(rid: string, caller: unknown): Promise<BgrsRequest> {
-    const request = await this.repository.findOne(rid);
-    // Someone else's request is as unknown as a missing one, so that its existence does not leak.
-    if (!request || (this.options.ownerOnly && !this.isOwner(request, caller))) {
-      throw new NotFoundException(`No background request ${rid}.`);
-    }
-    return request;
   }
 
   private statusIdOf(name: string): BgrsStatusId {
@@ -189,10 +182,6 @@ export class BgrsController {
       throw new BadRequestException(`Invalid ${name}: use a whole number from ${min} to ${max}.`);
     }
     return number;
-  }
-
-  private isOwner(request: BgrsRequest, caller: unknown): boolean {
-    return request.userId !== null && request.userId === callerIdOf(this.options, caller);
   }
 
   private conflict(request: BgrsRequest, message: string): ConflictException {

@@ -12,6 +12,7 @@ import { OutcomeRenderer } from './outcome-renderer.js';
 import { LeaseKeeper } from './lease-keeper.service.js';
 import { ProgressReporter } from './progress-reporter.service.js';
 import { RetentionSweeper } from './retention-sweeper.service.js';
+import { VisibleRequests } from './visible-requests.service.js';
 import { FileResultStore } from './result-store/file-result-store.js';
 
 /**
@@ -38,6 +39,7 @@ import { FileResultStore } from './result-store/file-result-store.js';
     PlatformCapture,
     LeaseKeeper,
     BgrsEventsService,
+    VisibleRequests,
     RetentionSweeper,
     ProgressReporter,
   ],

@@ -11,9 +11,20 @@ import { catchError, type Observable } from 'rxjs';
 import { BGRS_RETRY_AFTER_SECONDS } from './bgrs.constants.js';
 
 /**
- * On the lookup routes, anything but an HTTP error comes from the database or the result store being away: the
- * client gets `503` with `Retry-After`, as at acceptance, rather than a bare `500`.
+ * What a lookup answers for `error`: an HTTP error as it is; anything else comes from the database or the result
+ * store being away, so `503` with `Retry-After`, as at acceptance, rather than a bare `500`.
  */
+export function toLookupError(error: unknown, response: unknown, adapterHost: HttpAdapterHost): unknown {
+  if (error instanceof HttpException) {
+    return error;
+  }
+  adapterHost.httpAdapter.setHeader(response, 'Retry-After', String(BGRS_RETRY_AFTER_SECONDS));
+  return new ServiceUnavailableException('Background requests cannot be looked up right now; try again shortly.', {
+    cause: error,
+  });
+}
+
+/** Applies `toLookupError` to the lookup routes. */
 @Injectable()
 export class LookupErrorsInterceptor implements NestInterceptor {
   constructor(private readonly adapterHost: HttpAdapterHost) {}
@@ -21,14 +32,7 @@ export class LookupErrorsInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     return next.handle().pipe(
       catchError((error: unknown) => {
-        if (error instanceof HttpException) {
-          throw error;
-        }
-        const response = context.switchToHttp().getResponse();
-        this.adapterHost.httpAdapter.setHeader(response, 'Retry-After', String(BGRS_RETRY_AFTER_SECONDS));
-        throw new ServiceUnavailableException('Background requests cannot be looked up right now; try again shortly.', {
-          cause: error,
-        });
+        throw toLookupError(error, context.switchToHttp().getResponse(), this.adapterHost);
       }),
     );
   }

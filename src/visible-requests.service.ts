@@ -1,0 +1,27 @@
+import { Inject, Injectable, NotFoundException } from '@nestjs/common';
+import { BGRS_OPTIONS } from './bgrs.constants.js';
+import { callerIdOf, type ResolvedBgrsOptions } from './bgrs-options.interface.js';
+import { BgrsRequestRepository } from './bgrs-request.repository.js';
+import type { BgrsRequest } from './entities/bgrs-request.entity.js';
+
+/** Finds a request as a caller may see it: with `ownerOnly`, someone else's request is as unknown as a missing one. */
+@Injectable()
+export class VisibleRequests {
+  constructor(
+    private readonly repository: BgrsRequestRepository,
+    @Inject(BGRS_OPTIONS) private readonly options: ResolvedBgrsOptions,
+  ) {}
+
+  async find(rid: string, caller: unknown): Promise<BgrsRequest> {
+    const request = await this.repository.findOne(rid);
+    // The same 404 either way, so that existence does not leak.
+    if (!request || (this.options.ownerOnly && !this.isOwner(request, caller))) {
+      throw new NotFoundException(`No background request ${rid}.`);
+    }
+    return request;
+  }
+
+  private isOwner(request: BgrsRequest, caller: unknown): boolean {
+    return request.userId !== null && request.userId === callerIdOf(this.options, caller);
+  }
+}

@@ -1,0 +1,35 @@
+import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { toLookupError } from './lookup-errors.interceptor.js';
+import { ParseRidPipe } from './parse-rid.pipe.js';
+import { VisibleRequests } from './visible-requests.service.js';
+
+/** Where the guard leaves the request it found, for the handler. */
+export const WATCHED_REQUEST = Symbol('bgrs:watched-request');
+
+/**
+ * Finds the request of an event stream before the stream starts: Nest sends the headers of an `@Sse()` route
+ * before an async handler settles, so an unknown rid found there could only be an `error` event, not a JSON 404.
+ * Guards still answer as usual.
+ */
+@Injectable()
+export class WatchedRequestGuard implements CanActivate {
+  private readonly parseRid = new ParseRidPipe();
+
+  constructor(
+    private readonly visible: VisibleRequests,
+    private readonly adapterHost: HttpAdapterHost,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const http = context.switchToHttp();
+    const request = http.getRequest();
+    const rid = this.parseRid.transform(request.params?.rid);
+    try {
+      request[WATCHED_REQUEST] = await this.visible.find(rid, request);
+    } catch (error) {
+      throw toLookupError(error, http.getResponse(), this.adapterHost);
+    }
+    return true;
+  }
+}
