@@ -85,7 +85,8 @@ export class BgrsRunner {
     }
     if (this.slotsInUse < this.options.maxConcurrent) {
       this.slotsInUse++;
-      return { status: BgrsStatusId.Processing, hasSlot: true } as Ticket;
+      const ticket: Ticket = { status: BgrsStatusId.Processing, hasSlot: true };
+      return ticket;
     }
     if (this.queue.length < this.options.maxQueued) {
       const ticket: Ticket = { status: BgrsStatusId.Queued, hasSlot: false };
@@ -109,7 +110,7 @@ export class BgrsRunner {
     if (this.draining && (!ticket.hasSlot || this.lifetime.signal.aborted)) {
       void this.stopQueued(ticket, 'shutdown');
     } else if (ticket.hasSlot) {
-      ticket.running = this.execute(ticket, accepted);
+      this.begin(ticket, accepted);
     }
   }
 
@@ -184,13 +185,21 @@ export class BgrsRunner {
       ticket.hasSlot = true;
       this.slotsInUse++;
       if (ticket.accepted) {
-        const accepted = ticket.accepted;
-        ticket.running = this.repository
-          .markProcessing(accepted.run.rid)
-          .catch((error: Error) => this.logger.warn(`${accepted.run.rid}: status not updated: ${error.message}`))
-          .then(() => this.execute(ticket, accepted));
+        this.begin(ticket, ticket.accepted);
       }
     }
+  }
+
+  /** Runs a request that holds a slot; one that was recorded as `queued` is marked `processing` first. */
+  private begin(ticket: Ticket, accepted: AcceptedRequest): void {
+    const { rid } = accepted.run;
+    const marked =
+      ticket.status === BgrsStatusId.Queued
+        ? this.repository
+            .markProcessing(rid)
+            .catch((error: Error) => this.logger.warn(`${rid}: status not updated: ${error.message}`))
+        : Promise.resolve();
+    ticket.running = marked.then(() => this.execute(ticket, accepted));
   }
 
   private async execute(ticket: Ticket, accepted: AcceptedRequest): Promise<void> {
