@@ -53,8 +53,8 @@ export class ProgressBuffer {
   ) {}
 
   report(percent: number): void {
-    if (percent <= this.percent) {
-      // Never decreasing: the common case of a loop reporting the same value costs one comparison.
+    // Never decreasing: the common case of a loop reporting the same value costs one comparison.
+    if (percent <= this.percent || this.closed) {
       return;
     }
     const next = clampPercent(Number(percent), this.percent);

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { BgrsRequestRepository, NewBgrsDetail } from '../src/bgrs-request.repository.js';
+import { ProgressBuffer } from '../src/progress-buffer.js';
+
+/** Records what the buffer would write; the writes to MariaDB themselves are covered over HTTP. */
+class RecordingRepository {
+  readonly progress: number[] = [];
+  readonly details: NewBgrsDetail[] = [];
+  failing = false;
+
+  async saveProgress(_rid: string, percent: number): Promise<void> {
+    if (this.failing) {
+      throw new Error('database away');
+    }
+    this.progress.push(percent);
+  }
+
+  async addDetails(rows: NewBgrsDetail[]): Promise<void> {
+    if (this.failing) {
+      throw new Error('database away');
+    }
+    this.details.push(...rows);
+  }
+}
+
+function buffer(repository: RecordingRepository): ProgressBuffer {
+  return new ProgressBuffer('0'.repeat(32), repository as unknown as BgrsRequestRepository, 60_000);
+}
+
+describe('ProgressBuffer', () => {
+  it('clamps, rounds to hundredths, ignores NaN and never goes down', async () => {
+    const repository = new RecordingRepository();
+    const progress = buffer(repository);
+    for (const value of [-5, Number.NaN, 12.345, 10, Number.POSITIVE_INFINITY, 50]) {
+      progress.report(value);
+      await progress.flush();
+    }
+    assert.deepEqual(repository.progress, [12.35, 100]);
+  });
+
+  it('coalesces a tight loop of reports into one write of the last value', async () => {
+    const repository = new RecordingRepository();
+    const progress = buffer(repository);
+    for (let i = 0; i <= 100_000; i++) {
+      progress.report(i / 1000);
+    }
+    await progress.close();
+    assert.deepEqual(repository.progress, [100]);
+  });
+
+  it('keeps details in order and cuts one that does not fit TEXT on a character boundary', async () => {
+    const repository = new RecordingRepository();
+    const progress = buffer(repository);
+    await progress.detail('first');
+    await progress.detail('é'.repeat(40_000));
+    await progress.detail('😀'.repeat(20_000));
+    await progress.close();
+    assert.equal(repository.details[0].details, 'first');
+    for (const row of repository.details.slice(1)) {
+      assert.ok(Buffer.byteLength(row.details) <= 65_535, `${Buffer.byteLength(row.details)} bytes`);
+      assert.ok(!row.details.includes('\uFFFD'), 'no character is split');
+    }
+  });
+
+  it('drops writes that fail and keeps going; reports after close are ignored', async () => {
+    const repository = new RecordingRepository();
+    const progress = buffer(repository);
+    repository.failing = true;
+    progress.report(10);
+    await progress.detail('lost');
+    await progress.flush();
+    repository.failing = false;
+    progress.report(20);
+    await progress.close();
+    progress.report(90);
+    await progress.detail('too late');
+    await progress.flush();
+    assert.deepEqual(repository.progress, [20]);
+    assert.deepEqual(repository.details, []);
+  });
+});

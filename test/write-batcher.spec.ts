@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { WriteBatcher } from '../src/write-batcher.js';
+
+describe('WriteBatcher', () => {
+  it('writes a lone item at once, and groups the items that arrive while a write is under way', async () => {
+    const writes: number[][] = [];
+    const batcher = new WriteBatcher<number>(async (items) => {
+      writes.push(items);
+      await new Promise((resolve) => setImmediate(resolve));
+    });
+    const first = batcher.add(1);
+    await Promise.all([batcher.add(2), batcher.add(3), batcher.add(4), first]);
+    assert.deepEqual(writes, [[1], [2, 3, 4]]);
+  });
+
+  it('never puts more than maxBatch items in one write', async () => {
+    const sizes: number[] = [];
+    const batcher = new WriteBatcher<number>(async (items) => {
+      sizes.push(items.length);
+    }, 3);
+    await Promise.all(Array.from({ length: 8 }, (_, i) => batcher.add(i)));
+    assert.ok(
+      sizes.every((size) => size <= 3),
+      `sizes ${sizes.join(',')}`,
+    );
+    assert.equal(
+      sizes.reduce((a, b) => a + b, 0),
+      8,
+    );
+  });
+
+  it('when a grouped write fails, tries each item on its own so that only the bad one fails', async () => {
+    const batcher = new WriteBatcher<string>(async (items) => {
+      if (items.includes('bad')) {
+        throw new Error(`rejected ${items.join(',')}`);
+      }
+    });
+    const blocker = batcher.add('first');
+    const outcomes = await Promise.allSettled([
+      batcher.add('good-1'),
+      batcher.add('bad'),
+      batcher.add('good-2'),
+      blocker,
+    ]);
+    assert.deepEqual(
+      outcomes.map((outcome) => outcome.status),
+      ['fulfilled', 'rejected', 'fulfilled', 'fulfilled'],
+    );
+    assert.match(String((outcomes[1] as PromiseRejectedResult).reason), /rejected bad$/);
+  });
+});
