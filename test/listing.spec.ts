@@ -13,23 +13,8 @@ import { after, before, describe, it } from 'node:test';
 import { BackgroundCapable, type BgrsRequestView } from '../src/index.js';
 import { startTestApp, type TestApp } from './support/app.js';
 import { Gates } from './support/gate.js';
-import { DATE_PATTERN, RID_PATTERN, lookup, waitForStatus, type HttpResponse } from './support/http.js';
+import { DATE_PATTERN, RID_PATTERN, lookup, waitForStatus, type HttpResponse, RECORD_FIELDS } from './support/http.js';
 
-/** SPEC §4: the record, field by field. */
-const RECORD_FIELDS = [
-  'id',
-  'rid',
-  'user_id',
-  'name',
-  'created_dt',
-  'status_id',
-  'status_name',
-  'progress',
-  'finished_dt',
-  'status',
-  'content_type',
-  'result',
-];
 const OWNER = 7;
 const OTHER = 8;
 const FINISHED = 25;

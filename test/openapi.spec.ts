@@ -10,25 +10,11 @@ import 'reflect-metadata';
 import { Controller, Get, Post } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import assert from 'node:assert/strict';
+import { RECORD_FIELDS } from './support/http.js';
 import { after, before, describe, it } from 'node:test';
 import { BackgroundCapable } from '../src/index.js';
 import { startTestApp, type TestApp } from './support/app.js';
 
-/** SPEC §4: the record of `GET /bgrs/:rid`, field by field. */
-const RECORD_FIELDS = [
-  'id',
-  'rid',
-  'user_id',
-  'name',
-  'created_dt',
-  'status_id',
-  'status_name',
-  'progress',
-  'finished_dt',
-  'status',
-  'content_type',
-  'result',
-];
 /** SPEC §4: a row of `GET /bgrs/:rid/details`. */
 const DETAIL_FIELDS = ['id', 'rid', 'dt', 'details'];
 /** SPEC §2: the values of `bgrs` that ask for a background run, and those that ask for none. */

@@ -17,6 +17,7 @@ import {
   submit,
   waitForStatus,
   withBgrs,
+  RECORD_FIELDS,
 } from './support/http.js';
 import { eventually } from './support/wait.js';
 
@@ -62,20 +63,6 @@ class WireController {
   }
 }
 
-const REQUEST_KEYS = [
-  'id',
-  'rid',
-  'user_id',
-  'name',
-  'created_dt',
-  'status_id',
-  'status_name',
-  'progress',
-  'finished_dt',
-  'status',
-  'content_type',
-  'result',
-];
 const DETAIL_KEYS = ['id', 'rid', 'dt', 'details'];
 
 function assertStringsOrNull(row: object): void {
@@ -115,7 +102,7 @@ function wireFormatSuite(adapter: TestAdapter): void {
         const record = await lookup(http, rid);
         return record.progress === '25.00' ? record : undefined;
       });
-      assert.deepEqual(Object.keys(running), REQUEST_KEYS);
+      assert.deepEqual(Object.keys(running), RECORD_FIELDS);
       assertStringsOrNull(running);
       assert.match(running.id, /^[1-9]\d*$/);
       assert.equal(running.rid, rid);
@@ -150,7 +137,7 @@ function wireFormatSuite(adapter: TestAdapter): void {
 
       gates.open(gate);
       const finished = await waitForStatus(http, rid, 'finished');
-      assert.deepEqual(Object.keys(finished), REQUEST_KEYS);
+      assert.deepEqual(Object.keys(finished), RECORD_FIELDS);
       assertStringsOrNull(finished);
       assert.equal(finished.id, running.id);
       assert.equal(finished.user_id, '7');

@@ -122,3 +122,19 @@ export async function waitForStatus(
 export function resultOf(http: HttpClient, rid: string, prefix = 'bgrs'): Promise<HttpResponse> {
   return sendRaw(http, { path: `/${prefix}/${rid}/result` });
 }
+
+/** SPEC §4: the fields of a record, in the order the API sends them. */
+export const RECORD_FIELDS = [
+  'id',
+  'rid',
+  'user_id',
+  'name',
+  'created_dt',
+  'status_id',
+  'status_name',
+  'progress',
+  'finished_dt',
+  'status',
+  'content_type',
+  'result',
+] as const;
