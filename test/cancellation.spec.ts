@@ -6,12 +6,9 @@
  * `409` naming its status; cancelling twice is harmless.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import mysql from 'mysql2/promise';
-import { TestDatabase } from './support/database.js';
+import { TestDatabase, createScratch, disposeScratch } from './support/database.js';
 import {
   detailsOf,
   jsonOf,
@@ -92,18 +89,14 @@ describe('cancellation across instances (leaseMs 1500, real processes, one share
   }
 
   before(async () => {
-    db = await TestDatabase.create();
-    resultDir = await mkdtemp(join(tmpdir(), 'bgrs-cancel-'));
+    ({ db, resultDir } = await createScratch('bgrs-cancel-'));
     a = await startInstance({ name: 'A', dbUrl: db.url, resultDir, bgrs: { leaseMs: LEASE_MS, maxConcurrent: 2 } });
     b = await startInstance({ name: 'B', dbUrl: db.url, resultDir, bgrs: { leaseMs: LEASE_MS } });
   });
 
   after(async () => {
     await killAllInstances();
-    await db?.drop();
-    if (resultDir) {
-      await rm(resultDir, { recursive: true, force: true });
-    }
+    await disposeScratch(db, resultDir);
   });
 
   it(

@@ -6,12 +6,9 @@
  * fail each other's requests.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { TestDatabase } from './support/database.js';
+import { TestDatabase, createScratch, disposeScratch } from './support/database.js';
 import { detailsOf, jsonOf, lookup, resultOf, submit, waitForStatus } from './support/http.js';
 import { killAllInstances, startInstance, type Instance } from './support/instances.js';
 import { eventually } from './support/wait.js';
@@ -55,16 +52,12 @@ describe('crash: an instance killed with SIGKILL (leaseMs 1500, real processes, 
   }
 
   before(async () => {
-    db = await TestDatabase.create();
-    resultDir = await mkdtemp(join(tmpdir(), 'bgrs-crash-'));
+    ({ db, resultDir } = await createScratch('bgrs-crash-'));
   });
 
   after(async () => {
     await killAllInstances();
-    await db?.drop();
-    if (resultDir) {
-      await rm(resultDir, { recursive: true, force: true });
-    }
+    await disposeScratch(db, resultDir);
   });
 
   it(

@@ -8,13 +8,13 @@ import 'reflect-metadata';
 import { Controller, Get, Query } from '@nestjs/common';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BackgroundCapable, ProgressReporter } from '../src/index.js';
 import { KeepingLogger, startAppOn, type AppOnDatabase } from './support/app-on-database.js';
-import { TestDatabase } from './support/database.js';
+import { TestDatabase, disposeScratch } from './support/database.js';
 import { Gates } from './support/gate.js';
 import { detailsOf, resultOf, submit, waitForStatus } from './support/http.js';
 import { rawRequest, jsonAnswer } from './support/raw-http.js';
@@ -85,10 +85,7 @@ describe('database faults (TCP proxy cut between the app and MariaDB)', () => {
     await proxy?.restore();
     await app?.close().catch(() => undefined);
     await proxy?.close();
-    await db?.drop();
-    if (resultDir) {
-      await rm(resultDir, { recursive: true, force: true });
-    }
+    await disposeScratch(db, resultDir);
   });
 
   it('answers 503 with no rid, and runs nothing, while the record cannot be written; accepts again once back', async () => {

@@ -12,16 +12,13 @@ import 'reflect-metadata';
 import { Controller, Get, Inject, Query } from '@nestjs/common';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { request as httpRequest, type IncomingHttpHeaders, type ClientRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BackgroundCapable, ProgressReporter } from '../src/index.js';
 import { startAppOn, type AppOnDatabase } from './support/app-on-database.js';
 import { startTestApp, type TestApp } from './support/app.js';
-import { TestDatabase } from './support/database.js';
+import { TestDatabase, createScratch, disposeScratch } from './support/database.js';
 import { Gates } from './support/gate.js';
 import {
   DATE_PATTERN,
@@ -459,8 +456,7 @@ describe('GET /bgrs/:rid/events (Server-Sent Events)', () => {
     let b: AppOnDatabase;
 
     before(async () => {
-      db = await TestDatabase.create();
-      resultDir = await mkdtemp(join(tmpdir(), 'bgrs-events-'));
+      ({ db, resultDir } = await createScratch('bgrs-events-'));
       const options = { url: db.url, resultDir, controllers: [WorkController], bgrs: { progressIntervalMs: 50 } };
       a = await startAppOn({ ...options, providers: [instance('A')] });
       b = await startAppOn({ ...options, providers: [instance('B')] });
@@ -471,10 +467,7 @@ describe('GET /bgrs/:rid/events (Server-Sent Events)', () => {
       closeClients();
       await a?.close();
       await b?.close();
-      await db?.drop();
-      if (resultDir) {
-        await rm(resultDir, { recursive: true, force: true });
-      }
+      await disposeScratch(db, resultDir);
     });
 
     it('a client on B follows a request running on A, through to end', async () => {

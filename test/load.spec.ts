@@ -11,14 +11,11 @@ import 'reflect-metadata';
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { BackgroundCapable, ProgressReporter } from '../src/index.js';
 import { startAppOn, type AppOnDatabase } from './support/app-on-database.js';
-import { TestDatabase } from './support/database.js';
+import { TestDatabase, createScratch, disposeScratch } from './support/database.js';
 import { jsonOf, lookup, resultOf, sendRaw, waitForStatus, withBgrs, RID_PATTERN } from './support/http.js';
 import { eventually } from './support/wait.js';
 
@@ -98,8 +95,7 @@ describe('bounded load: maxConcurrent 4, maxQueued 20, 40 simultaneous submissio
   let app: AppOnDatabase | undefined;
 
   before(async () => {
-    db = await TestDatabase.create();
-    resultDir = await mkdtemp(join(tmpdir(), 'bgrs-load-'));
+    ({ db, resultDir } = await createScratch('bgrs-load-'));
     app = await startAppOn({
       url: db.url,
       resultDir,
@@ -111,10 +107,7 @@ describe('bounded load: maxConcurrent 4, maxQueued 20, 40 simultaneous submissio
   after(async () => {
     gates.forEach((gate) => gate.open());
     await app?.close().catch(() => undefined);
-    await db?.drop();
-    if (resultDir) {
-      await rm(resultDir, { recursive: true, force: true });
-    }
+    await disposeScratch(db, resultDir);
   });
 
   it(
@@ -216,17 +209,13 @@ describe('bounded load: 1000 concurrent background requests with the default lim
   let app: AppOnDatabase | undefined;
 
   before(async () => {
-    db = await TestDatabase.create();
-    resultDir = await mkdtemp(join(tmpdir(), 'bgrs-many-'));
+    ({ db, resultDir } = await createScratch('bgrs-many-'));
     app = await startAppOn({ url: db.url, resultDir, controllers: [LoadController], bgrs: { shutdownGraceMs: 5000 } });
   });
 
   after(async () => {
     await app?.close().catch(() => undefined);
-    await db?.drop();
-    if (resultDir) {
-      await rm(resultDir, { recursive: true, force: true });
-    }
+    await disposeScratch(db, resultDir);
   });
 
   it('loses none: every rid ends finished with its own result', { timeout: 300_000 }, async () => {

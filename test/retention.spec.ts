@@ -6,14 +6,12 @@
 import 'reflect-metadata';
 import { Controller, Get, Header, Param } from '@nestjs/common';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { BackgroundCapable, ProgressReporter } from '../src/index.js';
 import { RetentionSweeper } from '../src/retention-sweeper.service.js';
 import { KeepingLogger, startAppOn, type AppOnDatabase } from './support/app-on-database.js';
-import { TestDatabase } from './support/database.js';
+import { TestDatabase, createScratch, disposeScratch } from './support/database.js';
 import { resultOf, submit, waitForStatus } from './support/http.js';
 import { eventually } from './support/wait.js';
 
@@ -40,8 +38,7 @@ describe('retention sweep (retentionDays: 1, retentionSweepMs: 200, two instance
   const submitted = new Map<string, { n: string; details: number; files: string[] }>();
 
   before(async () => {
-    db = await TestDatabase.create();
-    resultDir = await mkdtemp(join(tmpdir(), 'bgrs-retention-'));
+    ({ db, resultDir } = await createScratch('bgrs-retention-'));
     const options = {
       url: db.url,
       resultDir,
@@ -56,10 +53,7 @@ describe('retention sweep (retentionDays: 1, retentionSweepMs: 200, two instance
 
   after(async () => {
     await Promise.allSettled(apps.map((app) => app.close()));
-    await db?.drop();
-    if (resultDir) {
-      await rm(resultDir, { recursive: true, force: true });
-    }
+    await disposeScratch(db, resultDir);
   });
 
   /** `count` finished requests, submitted alternately to both instances. */

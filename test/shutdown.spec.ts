@@ -18,16 +18,14 @@ import {
   type NestInterceptor,
 } from '@nestjs/common';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { after, before, describe, it } from 'node:test';
 import { concatMap } from 'rxjs';
 import { BackgroundCapable, ProgressReporter } from '../src/index.js';
 import { BgrsRunner } from '../src/bgrs-runner.js';
 import { startAppOn, type AppOnDatabase } from './support/app-on-database.js';
-import { TestDatabase } from './support/database.js';
+import { TestDatabase, createScratch, disposeScratch } from './support/database.js';
 import { jsonOf, lookup, sendRaw, submit, waitForStatus, withBgrs, type HttpResponse } from './support/http.js';
 import { killAllInstances, startInstance } from './support/instances.js';
 import { eventually } from './support/wait.js';
@@ -128,8 +126,7 @@ describe('graceful shutdown: app.close() (shutdownGraceMs 1500, maxConcurrent 2)
   let closing: Promise<void> | undefined;
 
   before(async () => {
-    db = await TestDatabase.create();
-    resultDir = await mkdtemp(join(tmpdir(), 'bgrs-shutdown-'));
+    ({ db, resultDir } = await createScratch('bgrs-shutdown-'));
     app = await startAppOn({
       url: db.url,
       resultDir,
@@ -141,10 +138,7 @@ describe('graceful shutdown: app.close() (shutdownGraceMs 1500, maxConcurrent 2)
   after(async () => {
     gates.forEach((release) => release());
     await (closing ?? app?.close())?.catch(() => undefined);
-    await db?.drop();
-    if (resultDir) {
-      await rm(resultDir, { recursive: true, force: true });
-    }
+    await disposeScratch(db, resultDir);
   });
 
   it(
@@ -239,8 +233,7 @@ describe('graceful shutdown: a request accepted just before app.close() (its 202
   let closing: Promise<void> | undefined;
 
   before(async () => {
-    db = await TestDatabase.create();
-    resultDir = await mkdtemp(join(tmpdir(), 'bgrs-shutdown-edge-'));
+    ({ db, resultDir } = await createScratch('bgrs-shutdown-edge-'));
     app = await startAppOn({
       url: db.url,
       resultDir,
@@ -254,10 +247,7 @@ describe('graceful shutdown: a request accepted just before app.close() (its 202
   after(async () => {
     gates.forEach((release) => release());
     await (closing ?? app?.close())?.catch(() => undefined);
-    await db?.drop();
-    if (resultDir) {
-      await rm(resultDir, { recursive: true, force: true });
-    }
+    await disposeScratch(db, resultDir);
   });
 
   it('runs within the grace and finishes, like any running request', { timeout: 120_000 }, async () => {
@@ -323,16 +313,12 @@ describe('graceful shutdown: SIGTERM to a real instance (enableShutdownHooks, sh
   let resultDir: string;
 
   before(async () => {
-    db = await TestDatabase.create();
-    resultDir = await mkdtemp(join(tmpdir(), 'bgrs-sigterm-'));
+    ({ db, resultDir } = await createScratch('bgrs-sigterm-'));
   });
 
   after(async () => {
     await killAllInstances();
-    await db?.drop();
-    if (resultDir) {
-      await rm(resultDir, { recursive: true, force: true });
-    }
+    await disposeScratch(db, resultDir);
   });
 
   it(

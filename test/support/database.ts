@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 
 /** The MariaDB server the suite runs against (root, no password). */
@@ -47,5 +50,18 @@ export class TestDatabase {
     } finally {
       await this.connection.end();
     }
+  }
+}
+
+/** A database and a result folder of their own, for one suite. */
+export async function createScratch(prefix: string): Promise<{ db: TestDatabase; resultDir: string }> {
+  return { db: await TestDatabase.create(), resultDir: await mkdtemp(join(tmpdir(), prefix)) };
+}
+
+/** Drops what `createScratch` made; either may be missing when `before` failed early. */
+export async function disposeScratch(db: TestDatabase | undefined, resultDir: string | undefined): Promise<void> {
+  await db?.drop();
+  if (resultDir) {
+    await rm(resultDir, { recursive: true, force: true });
   }
 }
