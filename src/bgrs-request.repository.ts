@@ -52,6 +52,10 @@ const LOOKUP_SQL =
   'r.content_type, r.result, s.name AS status_name ' +
   'FROM bgrs_requests r INNER JOIN bgrs_statuses s ON s.id = r.status_id WHERE r.rid = ?';
 
+const RELEASE_ENDED_LEASES_SQL =
+  'DELETE FROM bgrs_leases WHERE instance_id = ? AND EXISTS (SELECT 1 FROM bgrs_requests r ' +
+  `WHERE r.rid = bgrs_leases.rid AND r.status_id IN (${BgrsStatusId.Finished}, ${BgrsStatusId.Failed}, ${BgrsStatusId.Cancelled}))`;
+
 /** States in which a request has not ended. */
 const RUNNING = [BgrsStatusId.Created, BgrsStatusId.Queued, BgrsStatusId.Processing];
 
@@ -125,32 +129,44 @@ export class BgrsRequestRepository {
   }
 
   /**
-   * Records the outcome and gives the lease up. It also overrides `failed`: a live instance cut off from the
+   * Records the outcome. It also overrides `failed`: a live instance cut off from the
    * database may see its lease taken for dead, and its real outcome is the better answer. A cancellation stands.
    */
   finish(outcome: BgrsOutcomeRecord): Promise<void> {
     return this.outcomes.add(outcome);
   }
 
-  /** Outcomes that end together share one transaction (one log flush). */
+  /**
+   * Outcomes that end together are written by one statement, one log flush. The lease is given up later, by
+   * `releaseEndedLeases`: a lease on an ended request holds nothing, and a final write with no second statement
+   * and no transaction lands sooner.
+   */
   private async finishMany(outcomes: BgrsOutcomeRecord[]): Promise<void> {
-    await this.dataSource.transaction(async (manager) => {
-      for (const outcome of outcomes) {
-        await manager.update(
-          BgrsRequest,
-          { rid: outcome.rid, statusId: Not(BgrsStatusId.Cancelled) },
-          {
-            statusId: BgrsStatusId.Finished,
-            progress: '100.00',
-            finishedDt: toSecond(outcome.finishedAt),
-            httpStatus: outcome.httpStatus,
-            contentType: outcome.contentType?.slice(0, BGRS_CONTENT_TYPE_MAX_LENGTH) ?? null,
-            result: outcome.result,
-          },
-        );
-      }
-      await manager.delete(BgrsLease, { rid: In(outcomes.map((outcome) => outcome.rid)) });
-    });
+    const byRid = (value: (outcome: BgrsOutcomeRecord) => unknown) =>
+      outcomes.flatMap((outcome) => [outcome.rid, value(outcome)]);
+    const cases = outcomes.map(() => 'WHEN ? THEN ?').join(' ');
+    const finishedDt = this.requests.metadata.findColumnWithPropertyName('finishedDt')!;
+    await this.dataSource.query(
+      `UPDATE bgrs_requests SET status_id = ${BgrsStatusId.Finished}, progress = ?, ` +
+        `finished_dt = CASE rid ${cases} END, status = CASE rid ${cases} END, ` +
+        `content_type = CASE rid ${cases} END, result = CASE rid ${cases} END ` +
+        `WHERE rid IN (${outcomes.map(() => '?').join(', ')}) AND status_id <> ${BgrsStatusId.Cancelled}`,
+      [
+        '100.00',
+        ...byRid((outcome) =>
+          this.dataSource.driver.preparePersistentValue(toSecond(outcome.finishedAt), finishedDt),
+        ),
+        ...byRid((outcome) => outcome.httpStatus),
+        ...byRid((outcome) => outcome.contentType?.slice(0, BGRS_CONTENT_TYPE_MAX_LENGTH) ?? null),
+        ...byRid((outcome) => outcome.result),
+        ...outcomes.map((outcome) => outcome.rid),
+      ],
+    );
+  }
+
+  /** Deletes the leases `instanceId` still holds on requests that have ended. */
+  async releaseEndedLeases(instanceId: string): Promise<void> {
+    await this.dataSource.query(RELEASE_ENDED_LEASES_SQL, [instanceId]);
   }
 
   /** Ends a request that has not ended as `failed`, with a details row saying why; false if it had ended. */

@@ -73,6 +73,11 @@ export class BgrsRunner {
     return !this.draining;
   }
 
+  /** Whether `reserve()` would find a place now. */
+  get hasRoom(): boolean {
+    return this.slotsInUse < this.options.maxConcurrent || this.queue.length < this.options.maxQueued;
+  }
+
   /** The requests this instance holds, running or queued. */
   get rids(): string[] {
     return [...this.tickets.keys()];
@@ -212,6 +217,8 @@ export class BgrsRunner {
       const recorder = await Promise.race([this.record(accepted, writer.body), stopped]);
       await run.progress.close();
       const location = await writer.commit(recorder.contentType, recorder.keptHeaders());
+      // The handler is done: its slot goes to the next request while the final state is written.
+      this.release(ticket);
       await this.retry(run.rid, () =>
         this.repository.finish({
           rid: run.rid,
@@ -222,6 +229,7 @@ export class BgrsRunner {
         }),
       );
     } catch (error) {
+      this.release(ticket);
       await writer.discard();
       await run.progress.close();
       if (ticket.stopReason) {

@@ -24,6 +24,8 @@ import { nestContainerOf } from './nest-container.js';
 import { ProgressBuffer } from './progress-buffer.js';
 import { createRid } from './rid.js';
 
+const QUEUE_FULL = 'Too many background requests are waiting; try again shortly.';
+
 /**
  * Turns a request that asks for it into a background request: the route's guards and pipes decide in the
  * foreground, the record is written, the client gets `202 {"request": rid}`, and the handler goes on running.
@@ -72,6 +74,10 @@ export class BgrsInterceptor implements NestInterceptor {
     if (!this.runner.accepting) {
       throw this.unavailable(context, 'The server is shutting down; try again shortly.');
     }
+    if (!this.runner.hasRoom) {
+      // Refused before anything is set up for it: a full queue must stay cheap to refuse.
+      throw this.unavailable(context, QUEUE_FULL);
+    }
     return this.accept(context, next, trigger);
   }
 
@@ -99,7 +105,7 @@ export class BgrsInterceptor implements NestInterceptor {
     const ticket = this.runner.reserve();
     if (!ticket) {
       run.refuse();
-      throw this.unavailable(context, 'Too many background requests are waiting; try again shortly.');
+      throw this.unavailable(context, QUEUE_FULL);
     }
     try {
       await this.repository.insert({

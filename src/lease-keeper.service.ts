@@ -15,9 +15,9 @@ const ABANDONED = 'failed: the instance running it stopped (its lease expired)';
 
 /**
  * Keeps this instance's leases alive and looks after the others', on a heartbeat every third of `leaseMs`:
- * renews its own lease, fails the requests of instances that stopped renewing theirs (also its own earlier
- * life, after a crash), and stops the requests here that another instance cancelled. On shutdown it lets the
- * runner drain, then gives its lease up.
+ * renews its own lease, gives up its leases on requests that have ended, fails the requests of instances that
+ * stopped renewing theirs (also its own earlier life, after a crash), and stops the requests here that another
+ * instance cancelled. On shutdown it lets the runner drain, then gives its leases up.
  */
 @Injectable()
 export class LeaseKeeper implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -48,9 +48,12 @@ export class LeaseKeeper implements OnApplicationBootstrap, BeforeApplicationShu
     await this.runner.drain();
     clearInterval(this.timer);
     await this.beat;
-    await this.repository.removeInstance(this.runner.instanceId).catch((error: Error) => {
-      this.logger.warn(`Instance lease not removed: ${error.message}`);
-    });
+    try {
+      await this.repository.releaseEndedLeases(this.runner.instanceId);
+      await this.repository.removeInstance(this.runner.instanceId);
+    } catch (error) {
+      this.logger.warn(`Instance lease not removed: ${(error as Error).message}`);
+    }
   }
 
   /** One heartbeat; every step is tried again on the next one when the database is away. */
@@ -58,6 +61,7 @@ export class LeaseKeeper implements OnApplicationBootstrap, BeforeApplicationShu
     const now = Date.now();
     try {
       await this.repository.heartbeat(this.runner.instanceId, now + this.options.leaseMs);
+      await this.repository.releaseEndedLeases(this.runner.instanceId);
       for (const rid of await this.repository.findCancelled(this.runner.rids)) {
         this.runner.cancel(rid);
       }
