@@ -22,7 +22,10 @@ export interface BgrsModuleOptions {
   leaseMs?: number;
   /** On `app.close()`, how long running requests may still take to finish (ms). Default 30000. */
   shutdownGraceMs?: number;
-  /** Background requests run at once by this instance; further ones wait as `queued`. Default 32. */
+  /**
+   * Background handlers run at once by this instance; further requests wait as `queued`. A request gives its slot
+   * up once its result is stored, while its final state is written. Default 32.
+   */
   maxConcurrent?: number;
   /** Requests that may wait as `queued`; beyond that new ones get `503` with `Retry-After`. Default 1000. */
   maxQueued?: number;

@@ -206,4 +206,45 @@ describe('crash: an instance killed with SIGKILL (leaseMs 1500, real processes, 
       await Promise.all([p.kill('SIGKILL'), q.kill('SIGKILL')]);
     },
   );
+
+  it(
+    'gives up the lease of an ended request within a heartbeat, and a killed instance’s through a peer, failing nothing',
+    { timeout: 120_000 },
+    async () => {
+      const leasesOf = (rid: string) => db.count('bgrs_leases', 'rid = ?', [rid]);
+      const live = await start('lease-live');
+      const doomed = await start('lease-doomed');
+
+      const own = await submit(live.http, { path: '/work/long?name=lease-own' });
+      await waitForHandler(live, 'lease-own');
+      assert.equal(await leasesOf(own), 1, 'a running request holds its lease');
+      await live.release('lease-own');
+      await waitForStatus(live.http, own, 'finished');
+      await eventually(
+        'the lease of the finished request to be given up',
+        async () => ((await leasesOf(own)) === 0 ? true : undefined),
+        { deadlineMs: HEARTBEAT_MS + SLACK_MS },
+      );
+
+      // Killed right after its request finished: whatever lease it left is cleared by the live peer.
+      const orphan = await submit(doomed.http, { path: '/work/long?name=lease-orphan' });
+      await waitForHandler(doomed, 'lease-orphan');
+      await doomed.release('lease-orphan');
+      await waitForStatus(doomed.http, orphan, 'finished');
+      await doomed.kill('SIGKILL');
+      await eventually(
+        'the killed instance’s lease to be cleared',
+        async () => ((await leasesOf(orphan)) === 0 ? true : undefined),
+        { deadlineMs: LEASE_MS + HEARTBEAT_MS + SLACK_MS },
+      );
+      for (const rid of [own, orphan]) {
+        const record = await lookup(live.http, rid);
+        assert.equal(record.status_name, 'finished', `${rid} stays finished`);
+        const details = (await detailsOf(live.http, rid)).map((detail) => detail.details);
+        assert.ok(!details.some((text) => /lease expired/.test(text)), JSON.stringify(details));
+        assert.deepEqual(jsonOf(await resultOf(live.http, rid)).rid, rid);
+      }
+      await live.kill('SIGKILL');
+    },
+  );
 });

@@ -16,7 +16,7 @@ import { BackgroundCapable, ProgressReporter } from '../src/index.js';
 import { KeepingLogger, startAppOn, type AppOnDatabase } from './support/app-on-database.js';
 import { TestDatabase, disposeScratch } from './support/database.js';
 import { Gates } from './support/gate.js';
-import { detailsOf, resultOf, submit, waitForStatus } from './support/http.js';
+import { detailsOf, lookup, resultOf, submit, waitForStatus } from './support/http.js';
 import { rawRequest, jsonAnswer } from './support/raw-http.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 import { eventually } from './support/wait.js';
@@ -74,6 +74,8 @@ describe('database faults (TCP proxy cut between the app and MariaDB)', () => {
       url: db.url.replace(/:3306\//, `:${proxy.port}/`),
       resultDir,
       controllers: [FaultsController],
+      // One slot: a request queued behind a running one shows when the slot is given back.
+      bgrs: { maxConcurrent: 1 },
       extra: { connectTimeout: 2000, connectionLimit: 5, maxIdle: 5, idleTimeout: 60_000 },
       logger,
     });
@@ -126,9 +128,13 @@ describe('database faults (TCP proxy cut between the app and MariaDB)', () => {
     assert.deepEqual(JSON.parse(result.body.toString('utf8')), { quick: 'back' });
   });
 
-  it('keeps a running request going when its progress writes fail, keeps its result file, and lands its final state once back', async () => {
+  it('keeps a running request going when its progress writes fail, keeps its result file, lets the next one run, and lands its final state once back', async () => {
     const name = 'r1';
     const rid = await submit(app.http, { path: `/faults/long?name=${name}` });
+    // Queued behind it (one slot): it runs once r1's result is stored, without waiting for r1's final write.
+    const next = await submit(app.http, { path: '/faults/quick?n=next' });
+    assert.equal((await lookup(app.http, next)).status_name, 'queued');
+    const quickRunsBefore = runs.quick;
     // Its first progress landed before the outage.
     await eventually(
       'the first detail to land',
@@ -165,6 +171,10 @@ describe('database faults (TCP proxy cut between the app and MariaDB)', () => {
       assert.equal(Number(row.status_id), 3, 'while the database is away, the record is still processing');
       assert.equal(row.result, null);
       assert.ok(existsSync(resultFile), 'the result file is kept while the final state waits');
+      await eventually(
+        'the queued request to run while the final state of the one before waits for the database',
+        async () => runs.quick > quickRunsBefore || undefined,
+      );
 
       await proxy.restore();
       restored = true;
@@ -193,5 +203,8 @@ describe('database faults (TCP proxy cut between the app and MariaDB)', () => {
     const details = await detailsOf(app.http, rid);
     assert.equal(details[0]?.details, `${name}: before the cut`, 'what landed before the outage is kept');
     assert.ok(details.every((detail) => detail.rid === rid));
+
+    await waitForStatus(app.http, next, 'finished');
+    assert.deepEqual(JSON.parse((await resultOf(app.http, next)).body.toString('utf8')), { quick: 'next' });
   });
 });

@@ -1,5 +1,4 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { createWriteStream, writeFile, type WriteStream } from 'node:fs';
 import { Writable } from 'node:stream';
 
 /** Bodies up to this size are kept in memory and written with one call. */
@@ -42,7 +41,8 @@ export class SpillingFileWriter extends Writable {
     if (this.file) {
       this.file.end(callback);
     } else {
-      writeFile(this.path, Buffer.concat(this.chunks)).then(() => callback(), callback);
+      // The callback API: `fs/promises` opens a FileHandle per file, several times dearer for a small one.
+      writeFile(this.path, Buffer.concat(this.chunks), callback);
     }
   }
 
