@@ -116,7 +116,8 @@ export async function untilFinished(
  * End-to-end background completions: `clients` clients, each submitting a request and polling `GET /bgrs/<rid>`
  * until it has finished (first 10 ms after the 202, then after 20, 40, … at most 160 ms more), then the next one,
  * `count` requests in all. A `503` (queue full) is retried after 100 ms and counted. Answers completions per
- * second, from the first submission to the last `finished` seen.
+ * second, from the first submission to the last `finished` seen, the polls each took, and the median time from
+ * submitting to seeing `finished`.
  */
 export async function completions(
   base: string,
@@ -124,11 +125,13 @@ export async function completions(
   count: number,
   clients: number,
   timeoutMs: number,
-): Promise<{ count: number; rps: number; refused: number }> {
+): Promise<{ count: number; rps: number; refused: number; pollsPerCompletion: number; latencyMs: number }> {
   const separator = path.includes('?') ? '&' : '?';
   const deadline = Date.now() + timeoutMs;
   let submitted = 0;
   let refused = 0;
+  let polls = 0;
+  const latencies: number[] = [];
   const checkDeadline = () => {
     if (Date.now() > deadline) {
       throw new Error(`completions: not done within ${timeoutMs} ms`);
@@ -151,12 +154,15 @@ export async function completions(
   const client = async () => {
     while (submitted < count) {
       submitted++;
+      const submittedAt = performance.now();
       const rid = await accept();
       for (let delay = 10; ; delay = Math.min(delay * 2, 160)) {
         checkDeadline();
         await sleep(delay);
         const [record] = await getJson<BgrsRecord[]>(`${base}/bgrs/${rid}`);
+        polls++;
         if (record.status_name === 'finished') {
+          latencies.push(performance.now() - submittedAt);
           break;
         }
         if (ENDED.has(record.status_name)) {
@@ -167,7 +173,14 @@ export async function completions(
   };
   const started = performance.now();
   await Promise.all(Array.from({ length: clients }, client));
-  return { count, rps: (count * 1000) / (performance.now() - started), refused };
+  latencies.sort((x, y) => x - y);
+  return {
+    count,
+    rps: (count * 1000) / (performance.now() - started),
+    refused,
+    pollsPerCompletion: polls / count,
+    latencyMs: latencies[Math.floor(latencies.length / 2)],
+  };
 }
 
 /** The resident set size of a process, MiB, from /proc/<pid>/status. */

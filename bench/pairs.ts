@@ -251,7 +251,16 @@ export const PAIRS: PairSpec[] = [
           ),
         () => withCosts(context, bgrs, () => load(`${bgrs.url}/quick`, settings.loadSeconds, settings.connections)),
       );
-      return { a: a.rps, b: b.rps, extra: { 'A 503 retried': a.refused, ...costFigures(a.costs, b.costs) } };
+      return {
+        a: a.rps,
+        b: b.rps,
+        extra: {
+          'A 503 retried': a.refused,
+          'A polls/completion': a.pollsPerCompletion,
+          'A submit→finished seen ms': a.latencyMs,
+          ...costFigures(a.costs, b.costs),
+        },
+      };
     },
   },
   {
