@@ -13,10 +13,16 @@ import { BgrsRequest } from './entities/bgrs-request.entity.js';
 import { BgrsStatus } from './entities/bgrs-status.entity.js';
 import { WriteBatcher } from './write-batcher.js';
 
+/** `?, ?, ?`: `count` placeholders. */
+function placeholders(count: number): string {
+  return Array(count).fill('?').join(', ');
+}
+
 /** `(?, ?), (?, ?)`: the placeholders of a multi-row VALUES list. */
 function rowsOf(rows: unknown[], columns: number): string {
-  const row = `(${Array(columns).fill('?').join(', ')})`;
-  return Array(rows.length).fill(row).join(', ');
+  return Array(rows.length)
+    .fill(`(${placeholders(columns)})`)
+    .join(', ');
 }
 
 /** DATETIME keeps whole seconds; MySQL would round the milliseconds rather than drop them. */
@@ -76,7 +82,11 @@ export class BgrsRequestRepository {
   private readonly leases: Repository<BgrsLease>;
   private readonly acceptances = new WriteBatcher<NewBgrsRequest>((requests) => this.insertMany(requests));
   private readonly starts = new WriteBatcher<string>(async (rids) => {
-    await this.requests.update({ rid: In(rids), statusId: BgrsStatusId.Queued }, { statusId: BgrsStatusId.Processing });
+    await this.dataSource.query(
+      `UPDATE bgrs_requests SET status_id = ${BgrsStatusId.Processing} ` +
+        `WHERE rid IN (${placeholders(rids.length)}) AND status_id = ${BgrsStatusId.Queued}`,
+      rids,
+    );
   });
   private readonly outcomes = new WriteBatcher<BgrsOutcomeRecord>((outcomes) => this.finishMany(outcomes));
 
@@ -154,7 +164,7 @@ export class BgrsRequestRepository {
       `UPDATE bgrs_requests SET status_id = ${BgrsStatusId.Finished}, progress = ?, ` +
         `finished_dt = CASE rid ${cases} END, status = CASE rid ${cases} END, ` +
         `content_type = CASE rid ${cases} END, result = CASE rid ${cases} END ` +
-        `WHERE rid IN (${outcomes.map(() => '?').join(', ')}) AND status_id <> ${BgrsStatusId.Cancelled}`,
+        `WHERE rid IN (${placeholders(outcomes.length)}) AND status_id <> ${BgrsStatusId.Cancelled}`,
       [
         '100.00',
         ...byRid((outcome) => this.dataSource.driver.preparePersistentValue(toSecond(outcome.finishedAt), finishedDt)),
