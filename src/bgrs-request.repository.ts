@@ -65,10 +65,12 @@ const LOOKUP_SQL =
   'FROM bgrs_requests r INNER JOIN bgrs_statuses s ON s.id = r.status_id WHERE r.rid = ?';
 
 const LEASES_RELEASED_AT_ONCE = 1000;
+/** Leases on ended requests held by one instance or by any dead one. */
 const ENDED_LEASES_SQL =
-  'SELECT l.rid FROM bgrs_leases l INNER JOIN bgrs_requests r ON r.rid = l.rid WHERE l.instance_id = ? ' +
-  `AND r.status_id IN (${BgrsStatusId.Finished}, ${BgrsStatusId.Failed}, ${BgrsStatusId.Cancelled}) ` +
-  `LIMIT ${LEASES_RELEASED_AT_ONCE}`;
+  'SELECT l.rid FROM bgrs_leases l INNER JOIN bgrs_requests r ON r.rid = l.rid ' +
+  'LEFT JOIN bgrs_instances i ON i.id = l.instance_id ' +
+  `WHERE r.status_id IN (${BgrsStatusId.Finished}, ${BgrsStatusId.Failed}, ${BgrsStatusId.Cancelled}) ` +
+  `AND (l.instance_id = ? OR i.id IS NULL OR i.expires_at < ?) LIMIT ${LEASES_RELEASED_AT_ONCE}`;
 
 /** States in which a request has not ended. */
 const RUNNING = [BgrsStatusId.Created, BgrsStatusId.Queued, BgrsStatusId.Processing];
@@ -177,14 +179,14 @@ export class BgrsRequestRepository {
   }
 
   /**
-   * Deletes the leases `instanceId` still holds on requests that have ended: found by a plain read, deleted by key
-   * under READ COMMITTED where the driver has it. Under REPEATABLE READ a DELETE of a list of keys locks the gaps
-   * between them too, where acceptances insert their leases, and the two deadlock.
+   * Deletes the leases on requests that have ended, held by `instanceId` or by instances dead at `now`: found by a
+   * plain read, deleted by key under READ COMMITTED where the driver has it. Under REPEATABLE READ a DELETE of a
+   * list of keys locks the gaps between them too, where acceptances insert their leases, and the two deadlock.
    */
-  async releaseEndedLeases(instanceId: string): Promise<void> {
+  async releaseEndedLeases(instanceId: string, now: number): Promise<void> {
     const readCommitted = this.dataSource.driver.supportedIsolationLevels.includes('READ COMMITTED');
     for (;;) {
-      const rows: Array<{ rid: string }> = await this.dataSource.query(ENDED_LEASES_SQL, [instanceId]);
+      const rows: Array<{ rid: string }> = await this.dataSource.query(ENDED_LEASES_SQL, [instanceId, now]);
       const remove = (manager: EntityManager) => manager.delete(BgrsLease, { rid: In(rows.map((row) => row.rid)) });
       if (rows.length > 0) {
         await (readCommitted ? this.dataSource.transaction('READ COMMITTED', remove) : remove(this.dataSource.manager));
@@ -234,9 +236,12 @@ export class BgrsRequestRepository {
     const rows: Array<{ rid: string }> = await this.leases
       .createQueryBuilder('lease')
       .leftJoin(BgrsInstance, 'instance', 'instance.id = lease.instance_id')
+      .innerJoin(BgrsRequest, 'request', 'request.rid = lease.rid')
       .select('lease.rid', 'rid')
       .where('lease.instance_id <> :instanceId', { instanceId })
       .andWhere('(instance.id IS NULL OR instance.expires_at < :now)', { now })
+      // Leases on ended requests are released in bulk (`releaseEndedLeases`), not failed one by one.
+      .andWhere('request.status_id IN (:...running)', { running: RUNNING })
       .getRawMany();
     return rows.map((row) => row.rid);
   }

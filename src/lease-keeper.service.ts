@@ -15,9 +15,9 @@ const ABANDONED = 'failed: the instance running it stopped (its lease expired)';
 
 /**
  * Keeps this instance's leases alive and looks after the others', on a heartbeat every third of `leaseMs`:
- * renews its own lease, gives up its leases on requests that have ended, fails the requests of instances that
- * stopped renewing theirs (also its own earlier life, after a crash), and stops the requests here that another
- * instance cancelled. On shutdown it lets the runner drain, then gives its leases up.
+ * renews its own lease, fails the requests of instances that stopped renewing theirs (also its own earlier life,
+ * after a crash), stops the requests here that another instance cancelled, and gives up the leases (its own and
+ * dead instances') on requests that have ended. On shutdown it lets the runner drain, then gives its leases up.
  */
 @Injectable()
 export class LeaseKeeper implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -49,7 +49,7 @@ export class LeaseKeeper implements OnApplicationBootstrap, BeforeApplicationShu
     clearInterval(this.timer);
     await this.beat;
     try {
-      await this.repository.releaseEndedLeases(this.runner.instanceId);
+      await this.repository.releaseEndedLeases(this.runner.instanceId, Date.now());
       await this.repository.removeInstance(this.runner.instanceId);
     } catch (error) {
       this.logger.warn(`Instance lease not removed: ${(error as Error).message}`);
@@ -61,7 +61,6 @@ export class LeaseKeeper implements OnApplicationBootstrap, BeforeApplicationShu
     const now = Date.now();
     try {
       await this.repository.heartbeat(this.runner.instanceId, now + this.options.leaseMs);
-      await this.repository.releaseEndedLeases(this.runner.instanceId);
       for (const rid of await this.repository.findCancelled(this.runner.rids)) {
         this.runner.cancel(rid);
       }
@@ -71,6 +70,7 @@ export class LeaseKeeper implements OnApplicationBootstrap, BeforeApplicationShu
           await this.store.abandon(rid);
         }
       }
+      await this.repository.releaseEndedLeases(this.runner.instanceId, now);
       await this.repository.removeDeadInstances(now);
     } catch (error) {
       this.logger.warn(`Heartbeat failed: ${(error as Error).message}`);
