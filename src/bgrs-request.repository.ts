@@ -145,8 +145,8 @@ export class BgrsRequestRepository {
   }
 
   /**
-   * Records the outcome. It also overrides `failed`: a live instance cut off from the
-   * database may see its lease taken for dead, and its real outcome is the better answer. A cancellation stands.
+   * Records the outcome. It also overrides `failed`: a live instance cut off from the database may see its lease
+   * taken for dead, and its real outcome is the better answer. A cancellation stands.
    */
   finish(outcome: BgrsOutcomeRecord): Promise<void> {
     return this.outcomes.add(outcome);
