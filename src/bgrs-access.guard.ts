@@ -17,7 +17,12 @@ export class BgrsAccessGuard implements CanActivate {
     private readonly moduleRef: ModuleRef,
   ) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
+    // Every lookup passes here: with no guards configured, there is nothing to wait for.
+    return this.options.guards.length === 0 || this.runGuards(context);
+  }
+
+  private async runGuards(context: ExecutionContext): Promise<boolean> {
     for (const guard of await (this.guards ??= this.resolveGuards())) {
       const verdict = guard.canActivate(context);
       if (!(await (isObservable(verdict) ? lastValueFrom(verdict) : verdict))) {

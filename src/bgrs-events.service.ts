@@ -27,16 +27,14 @@ interface Watch {
 export class BgrsEventsService implements BeforeApplicationShutdown {
   private readonly logger = new Logger('Bgrs');
   private readonly watches = new Map<string, Watch>();
-  private readonly presenter: BgrsRecordPresenter;
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
 
   constructor(
     private readonly repository: BgrsRequestRepository,
     @Inject(BGRS_OPTIONS) private readonly options: ResolvedBgrsOptions,
-  ) {
-    this.presenter = new BgrsRecordPresenter(options.timezone);
-  }
+    private readonly presenter: BgrsRecordPresenter,
+  ) {}
 
   /**
    * Events of a request: `state` (its record) at once and on each change, `detail` for each new details row, and

@@ -1,4 +1,6 @@
-import { BGRS_STATUS_NAMES, type BgrsStatusId } from './bgrs.constants.js';
+import { Inject, Injectable } from '@nestjs/common';
+import { BGRS_OPTIONS, BGRS_STATUS_NAMES, type BgrsStatusId } from './bgrs.constants.js';
+import type { ResolvedBgrsOptions } from './bgrs-options.interface.js';
 import type { BgrsDetail } from './entities/bgrs-detail.entity.js';
 import type { BgrsRequest } from './entities/bgrs-request.entity.js';
 
@@ -27,12 +29,15 @@ export interface BgrsDetailView {
 
 const OFFSET_PATTERN = /^([+-])(\d{2}):?(\d{2})$/;
 
-/** Renders rows in the original API's format; dates as `YYYY-MM-DD HH:mm:ss` in the configured time zone. */
+/**
+ * Renders rows in the original API's format; dates as `YYYY-MM-DD HH:mm:ss` in the configured `timezone` (`Z` for
+ * UTC, or a fixed offset such as `+02:00`).
+ */
+@Injectable()
 export class BgrsRecordPresenter {
   private readonly offsetMs: number;
 
-  /** `timezone`: `Z` for UTC, or a fixed offset such as `+02:00`. */
-  constructor(timezone: string) {
+  constructor(@Inject(BGRS_OPTIONS) { timezone }: ResolvedBgrsOptions) {
     const match = OFFSET_PATTERN.exec(timezone);
     if (timezone !== 'Z' && !match) {
       throw new Error(`Invalid bgrs timezone ${JSON.stringify(timezone)}: use "Z" or an offset like "+02:00"`);

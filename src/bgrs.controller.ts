@@ -56,8 +56,6 @@ const BODILESS_STATUSES = new Set([204, 304]);
 @UseInterceptors(LookupErrorsInterceptor)
 @ApiBgrsTags()
 export class BgrsController {
-  private readonly presenter: BgrsRecordPresenter;
-
   constructor(
     private readonly repository: BgrsRequestRepository,
     private readonly runner: BgrsRunner,
@@ -66,9 +64,8 @@ export class BgrsController {
     private readonly platform: PlatformCapture,
     @Inject(BGRS_RESULT_STORE) private readonly store: BgrsResultStore,
     @Inject(BGRS_OPTIONS) private readonly options: ResolvedBgrsOptions,
-  ) {
-    this.presenter = new BgrsRecordPresenter(options.timezone);
-  }
+    private readonly presenter: BgrsRecordPresenter,
+  ) {}
 
   /**
    * The caller's own requests, newest first: `status` filters by status name, `limit` (1–100, default 20) sizes

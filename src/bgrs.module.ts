@@ -5,6 +5,7 @@ import { BgrsInterceptor } from './bgrs.interceptor.js';
 import { BgrsEventsService } from './bgrs-events.service.js';
 import { BGRS_MODULE_OPTIONS, ConfigurableBgrsModule } from './bgrs.module-definition.js';
 import { resolveBgrsOptions, type BgrsModuleOptions, type ResolvedBgrsOptions } from './bgrs-options.interface.js';
+import { BgrsRecordPresenter } from './bgrs-record.presenter.js';
 import { BgrsRequestRepository } from './bgrs-request.repository.js';
 import { BgrsRunner } from './bgrs-runner.js';
 import { PlatformCapture } from './capture/platform-capture.js';
@@ -34,6 +35,7 @@ import { FileResultStore } from './result-store/file-result-store.js';
     },
     { provide: APP_INTERCEPTOR, useClass: BgrsInterceptor },
     BgrsRequestRepository,
+    BgrsRecordPresenter,
     BgrsRunner,
     OutcomeRenderer,
     PlatformCapture,
