@@ -150,4 +150,16 @@ describe('the demo on its embedded SQLite default', () => {
       importedBy: 1,
     });
   });
+
+  it('stops on SIGTERM, giving up its leases and its instance row', async () => {
+    const file = join(cwd, 'data/demo.sqlite');
+    assert.ok(countSqliteRows(file, 'bgrs_requests') >= 2, 'the requests of the tests above are recorded');
+    const exited = new Promise((resolve) => demo.once('exit', (code, signal) => resolve({ code, signal })));
+    demo.kill('SIGTERM');
+    // Nest's shutdown hooks close the app, then end the process with the signal it got.
+    assert.deepEqual(await exited, { code: null, signal: 'SIGTERM' }, output.slice(-2000));
+    assert.equal(countSqliteRows(file, 'bgrs_leases'), 0, 'no lease is left on the ended requests');
+    assert.equal(countSqliteRows(file, 'bgrs_instances'), 0, 'the instance row is gone');
+    assert.doesNotMatch(output, /Heartbeat failed|Instance lease not removed/);
+  });
 });
