@@ -1,0 +1,131 @@
+/**
+ * The grouped writes of `BgrsRequestRepository` on a real MariaDB: acceptances, starts and finishes that arrive
+ * together are written by one statement each, so each row must still get its own values; and the leases of ended
+ * requests are released in bulk, never those of requests that still run.
+ */
+import 'reflect-metadata';
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { DataSource } from 'typeorm';
+import { BgrsStatusId } from '../src/bgrs.constants.js';
+import { BgrsRequestRepository, type BgrsOutcomeRecord } from '../src/bgrs-request.repository.js';
+import { bgrsEntities, bgrsMigrations } from '../src/index.js';
+import { createRid } from '../src/rid.js';
+import { TestDatabase } from './support/database.js';
+
+const INSTANCE = createRid();
+const DEAD_INSTANCE = createRid();
+
+describe('BgrsRequestRepository (grouped writes, real MariaDB)', () => {
+  let db: TestDatabase;
+  let dataSource: DataSource;
+  let repository: BgrsRequestRepository;
+
+  /** Accepts `count` requests at once (they share one transaction), as `statusId`, leased by `instanceId`. */
+  async function accept(
+    count: number,
+    statusId: BgrsStatusId.Processing | BgrsStatusId.Queued,
+    instanceId = INSTANCE,
+  ): Promise<string[]> {
+    const rids = Array.from({ length: count }, () => createRid());
+    await Promise.all(
+      rids.map((rid, i) =>
+        repository.insert({ rid, userId: i, name: `/work?i=${i}`, statusId, createdAt: new Date(), instanceId }),
+      ),
+    );
+    return rids;
+  }
+
+  const rowOf = async (rid: string) => (await db.query('SELECT * FROM bgrs_requests WHERE rid = ?', [rid]))[0];
+  const leased = (rids: string[]) => db.count('bgrs_leases', 'rid IN (?)', [rids]);
+
+  before(async () => {
+    db = await TestDatabase.create();
+    dataSource = new DataSource({
+      type: 'mariadb',
+      url: db.url,
+      entities: bgrsEntities,
+      migrations: bgrsMigrations,
+      migrationsRun: true,
+    });
+    await dataSource.initialize();
+    repository = new BgrsRequestRepository(dataSource);
+  });
+
+  after(async () => {
+    await dataSource?.destroy();
+    await db?.drop();
+  });
+
+  it('records requests accepted together, each with its own values and its lease', async () => {
+    const rids = await accept(5, BgrsStatusId.Queued);
+    for (const [i, rid] of rids.entries()) {
+      const row = await rowOf(rid);
+      assert.equal(row.user_id, i);
+      assert.equal(row.name, `/work?i=${i}`);
+      assert.equal(row.status_id, BgrsStatusId.Queued);
+      assert.equal(row.progress, '0.00');
+    }
+    assert.equal(await leased(rids), 5);
+  });
+
+  it('starts queued requests together, and only those still queued', async () => {
+    const rids = await accept(4, BgrsStatusId.Queued);
+    await repository.cancel(rids[3], 'cancelled while queued');
+    await Promise.all(rids.map((rid) => repository.markProcessing(rid)));
+    const statuses = await Promise.all(rids.map(async (rid) => (await rowOf(rid)).status_id));
+    assert.deepEqual(statuses, [
+      BgrsStatusId.Processing,
+      BgrsStatusId.Processing,
+      BgrsStatusId.Processing,
+      BgrsStatusId.Cancelled,
+    ]);
+  });
+
+  it('finishes requests together, each with its own outcome, and leaves a cancellation standing', async () => {
+    const rids = await accept(4, BgrsStatusId.Processing);
+    await repository.cancel(rids[3], 'cancelled by its owner');
+    const outcomes: BgrsOutcomeRecord[] = [
+      { rid: rids[0], httpStatus: 200, contentType: 'application/json; charset=utf-8', result: 'media/a.json' },
+      { rid: rids[1], httpStatus: 201, contentType: 'text/csv', result: 'media/b.csv' },
+      { rid: rids[2], httpStatus: 204, contentType: null, result: 'media/c.bin' },
+      { rid: rids[3], httpStatus: 200, contentType: 'text/plain', result: 'media/d.txt' },
+    ].map((outcome, i) => ({ ...outcome, finishedAt: new Date(Date.UTC(2026, 0, 1 + i, 12, 30, 15, 999)) }));
+    // The first goes out alone; the others arrive while it is under way and share the next statement.
+    await Promise.all(outcomes.map((outcome) => repository.finish(outcome)));
+
+    for (const [i, outcome] of outcomes.slice(0, 3).entries()) {
+      const row = await rowOf(outcome.rid);
+      assert.equal(row.status_id, BgrsStatusId.Finished);
+      assert.equal(row.progress, '100.00');
+      assert.equal(row.status, outcome.httpStatus);
+      assert.equal(row.content_type, outcome.contentType);
+      assert.equal(row.result, outcome.result);
+      // DATETIME keeps whole seconds, the milliseconds dropped.
+      assert.equal((row.finished_dt as Date).getTime(), Date.UTC(2026, 0, 1 + i, 12, 30, 15));
+    }
+    const cancelled = await rowOf(rids[3]);
+    assert.equal(cancelled.status_id, BgrsStatusId.Cancelled);
+    assert.equal(cancelled.result, null);
+  });
+
+  it('releases the leases of ended requests, its own and a dead instance’s, but never of a running one', async () => {
+    const [running, finished] = await accept(2, BgrsStatusId.Processing);
+    const [failed] = await accept(1, BgrsStatusId.Processing);
+    const [othersRunning, othersFinished] = await accept(2, BgrsStatusId.Processing, DEAD_INSTANCE);
+    const now = Date.now();
+    await repository.heartbeat(INSTANCE, now + 30_000);
+    const finish = (rid: string) =>
+      repository.finish({ rid, httpStatus: 200, contentType: null, result: 'media/x.bin', finishedAt: new Date() });
+    await finish(finished);
+    await finish(othersFinished);
+    await dataSource.query('UPDATE bgrs_requests SET status_id = ? WHERE rid = ?', [BgrsStatusId.Failed, failed]);
+    assert.equal(await leased([finished, othersFinished, failed]), 3, 'a finish leaves its lease for later');
+
+    // Only the dead instance's request that still runs is for the reaper to fail.
+    assert.deepEqual(await repository.findAbandoned(INSTANCE, now), [othersRunning]);
+    await repository.releaseEndedLeases(INSTANCE, now);
+    assert.equal(await leased([finished, othersFinished, failed]), 0, 'ended requests hold no lease');
+    assert.equal(await leased([running, othersRunning]), 2, 'running requests keep theirs');
+  });
+});
