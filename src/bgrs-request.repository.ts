@@ -64,16 +64,17 @@ const LOOKUP_SQL =
   'r.content_type, r.result, s.name AS status_name ' +
   'FROM bgrs_requests r INNER JOIN bgrs_statuses s ON s.id = r.status_id WHERE r.rid = ?';
 
+/** States in which a request has not ended, and those in which it has. */
+const RUNNING = [BgrsStatusId.Created, BgrsStatusId.Queued, BgrsStatusId.Processing];
+const ENDED = [BgrsStatusId.Finished, BgrsStatusId.Failed, BgrsStatusId.Cancelled];
+
 const LEASES_RELEASED_AT_ONCE = 1000;
 /** Leases on ended requests held by one instance or by any dead one. */
 const ENDED_LEASES_SQL =
   'SELECT l.rid FROM bgrs_leases l INNER JOIN bgrs_requests r ON r.rid = l.rid ' +
   'LEFT JOIN bgrs_instances i ON i.id = l.instance_id ' +
-  `WHERE r.status_id IN (${BgrsStatusId.Finished}, ${BgrsStatusId.Failed}, ${BgrsStatusId.Cancelled}) ` +
+  `WHERE r.status_id IN (${ENDED.join(', ')}) ` +
   `AND (l.instance_id = ? OR i.id IS NULL OR i.expires_at < ?) LIMIT ${LEASES_RELEASED_AT_ONCE}`;
-
-/** States in which a request has not ended. */
-const RUNNING = [BgrsStatusId.Created, BgrsStatusId.Queued, BgrsStatusId.Processing];
 
 /** Every read and write of the module's tables; parameters only, never SQL built from input. */
 @Injectable()
