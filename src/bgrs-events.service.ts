@@ -1,13 +1,13 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type MessageEvent } from '@nestjs/common';
 import { Observable, type Subscriber } from 'rxjs';
-import { BGRS_OPTIONS, BgrsStatusId } from './bgrs.constants.js';
+import { BGRS_ENDED_STATUSES, BGRS_OPTIONS } from './bgrs.constants.js';
 import type { ResolvedBgrsOptions } from './bgrs-options.interface.js';
 import { BgrsRecordPresenter } from './bgrs-record.presenter.js';
 import { BgrsRequestRepository } from './bgrs-request.repository.js';
 import type { BgrsDetail } from './entities/bgrs-detail.entity.js';
 import type { BgrsRequest } from './entities/bgrs-request.entity.js';
 
-const ENDED = new Set([BgrsStatusId.Finished, BgrsStatusId.Failed, BgrsStatusId.Cancelled]);
+const ENDED = new Set(BGRS_ENDED_STATUSES);
 /** Requests read in one query. */
 const CHUNK = 500;
 
@@ -41,14 +41,15 @@ export class BgrsEventsService implements BeforeApplicationShutdown {
    * `end` with the final record, after which the stream completes.
    */
   async watch(request: BgrsRequest): Promise<Observable<MessageEvent>> {
+    if (ENDED.has(request.statusId)) {
+      return new Observable<MessageEvent>((subscriber) => {
+        subscriber.next({ type: 'end', data: this.presenter.request(request) });
+        subscriber.complete();
+      });
+    }
     const lastDetailId = await this.repository.lastDetailId(request.rid);
     return new Observable<MessageEvent>((subscriber) => {
       const state = this.presenter.request(request);
-      if (ENDED.has(request.statusId)) {
-        subscriber.next({ type: 'end', data: state });
-        subscriber.complete();
-        return undefined;
-      }
       subscriber.next({ type: 'state', data: state });
       let watch = this.watches.get(request.rid);
       if (!watch) {

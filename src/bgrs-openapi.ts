@@ -1,6 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { createRequire } from 'node:module';
 import { BGRS_NO_VALUES, BGRS_STATUS_NAMES, BGRS_YES_VALUES } from './bgrs.constants.js';
+import { RID_PATTERN } from './rid.js';
 
 type Swagger = typeof import('@nestjs/swagger');
 type AnyDecorator = ClassDecorator & MethodDecorator;
@@ -14,7 +15,7 @@ const swagger: Swagger | undefined = (() => {
   }
 })();
 
-const RID = { type: 'string', pattern: '^[0-9a-f]{32}$', example: '4ff7cc2d88b1de88e83cce3f1caa1509' };
+const RID = { type: 'string', pattern: RID_PATTERN.source, example: '4ff7cc2d88b1de88e83cce3f1caa1509' };
 const TEXT = { type: 'string' };
 const NULLABLE_TEXT = { type: 'string', nullable: true };
 const DATE = { type: 'string', example: '2017-12-26 18:21:52' };

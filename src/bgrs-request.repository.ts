@@ -3,7 +3,9 @@ import { DataSource, In, LessThan, MoreThan, Not, type EntityManager, type Repos
 import {
   BGRS_CONTENT_TYPE_MAX_LENGTH,
   BGRS_DATA_SOURCE,
+  BGRS_ENDED_STATUSES,
   BGRS_NAME_MAX_LENGTH,
+  BGRS_RUNNING_STATUSES,
   BgrsStatusId,
 } from './bgrs.constants.js';
 import { BgrsDetail } from './entities/bgrs-detail.entity.js';
@@ -11,6 +13,7 @@ import { BgrsInstance } from './entities/bgrs-instance.entity.js';
 import { BgrsLease } from './entities/bgrs-lease.entity.js';
 import { BgrsRequest } from './entities/bgrs-request.entity.js';
 import { BgrsStatus } from './entities/bgrs-status.entity.js';
+import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
 import { WriteBatcher } from './write-batcher.js';
 
 /** `?, ?, ?`: `count` placeholders. */
@@ -64,16 +67,12 @@ const LOOKUP_SQL =
   'r.content_type, r.result, s.name AS status_name ' +
   'FROM bgrs_requests r INNER JOIN bgrs_statuses s ON s.id = r.status_id WHERE r.rid = ?';
 
-/** States in which a request has not ended, and those in which it has. */
-const RUNNING = [BgrsStatusId.Created, BgrsStatusId.Queued, BgrsStatusId.Processing];
-const ENDED = [BgrsStatusId.Finished, BgrsStatusId.Failed, BgrsStatusId.Cancelled];
-
 const LEASES_RELEASED_AT_ONCE = 1000;
 /** Leases on ended requests held by one instance or by any dead one. */
 const ENDED_LEASES_SQL =
   'SELECT l.rid FROM bgrs_leases l INNER JOIN bgrs_requests r ON r.rid = l.rid ' +
   'LEFT JOIN bgrs_instances i ON i.id = l.instance_id ' +
-  `WHERE r.status_id IN (${ENDED.join(', ')}) ` +
+  `WHERE r.status_id IN (${BGRS_ENDED_STATUSES.join(', ')}) ` +
   `AND (l.instance_id = ? OR i.id IS NULL OR i.expires_at < ?) LIMIT ${LEASES_RELEASED_AT_ONCE}`;
 
 /** Every read and write of the module's tables; parameters only, never SQL built from input. */
@@ -83,6 +82,8 @@ export class BgrsRequestRepository {
   private readonly details: Repository<BgrsDetail>;
   private readonly instances: Repository<BgrsInstance>;
   private readonly leases: Repository<BgrsLease>;
+  /** The DATETIME columns the raw writes convert their dates for. */
+  private readonly dateColumns: { createdDt: ColumnMetadata; finishedDt: ColumnMetadata };
   private readonly acceptances = new WriteBatcher<NewBgrsRequest>((requests) => this.insertMany(requests));
   private readonly starts = new WriteBatcher<string>(async (rids) => {
     await this.dataSource.query(
@@ -98,6 +99,8 @@ export class BgrsRequestRepository {
     this.details = dataSource.getRepository(BgrsDetail);
     this.instances = dataSource.getRepository(BgrsInstance);
     this.leases = dataSource.getRepository(BgrsLease);
+    const columnOf = (property: string) => this.requests.metadata.findColumnWithPropertyName(property)!;
+    this.dateColumns = { createdDt: columnOf('createdDt'), finishedDt: columnOf('finishedDt') };
   }
 
   /** Records an accepted request together with its lease: both land, or neither. */
@@ -110,7 +113,7 @@ export class BgrsRequestRepository {
    * builder costs more CPU per row than the acceptance itself.
    */
   private async insertMany(requests: NewBgrsRequest[]): Promise<void> {
-    const createdDt = this.requests.metadata.findColumnWithPropertyName('createdDt')!;
+    const { createdDt } = this.dateColumns;
     await this.dataSource.transaction(async (manager) => {
       await manager.query(
         `INSERT INTO bgrs_requests (rid, user_id, name, status_id, created_dt, progress) VALUES ${rowsOf(requests, 6)}`,
@@ -136,7 +139,7 @@ export class BgrsRequestRepository {
   }
 
   async saveProgress(rid: string, percent: number): Promise<void> {
-    await this.requests.update({ rid, statusId: In(RUNNING) }, { progress: percent.toFixed(2) });
+    await this.requests.update({ rid, statusId: In(BGRS_RUNNING_STATUSES) }, { progress: percent.toFixed(2) });
   }
 
   async addDetails(rows: NewBgrsDetail[]): Promise<void> {
@@ -162,7 +165,7 @@ export class BgrsRequestRepository {
     const byRid = (value: (outcome: BgrsOutcomeRecord) => unknown) =>
       outcomes.flatMap((outcome) => [outcome.rid, value(outcome)]);
     const cases = outcomes.map(() => 'WHEN ? THEN ?').join(' ');
-    const finishedDt = this.requests.metadata.findColumnWithPropertyName('finishedDt')!;
+    const { finishedDt } = this.dateColumns;
     await this.dataSource.query(
       `UPDATE bgrs_requests SET status_id = ${BgrsStatusId.Finished}, progress = ?, ` +
         `finished_dt = CASE rid ${cases} END, status = CASE rid ${cases} END, ` +
@@ -199,17 +202,13 @@ export class BgrsRequestRepository {
   }
 
   /** Ends a request that has not ended as `failed`, with a details row saying why; false if it had ended. */
-  async fail(rid: string, reason: string, at = new Date()): Promise<boolean> {
-    return this.end(rid, BgrsStatusId.Failed, reason, at);
+  async fail(rid: string, reason: string): Promise<boolean> {
+    return this.end(rid, BgrsStatusId.Failed, reason);
   }
 
   /** Ends a request that has not ended as `cancelled`, with a details row saying why; false if it had ended. */
-  async cancel(rid: string, reason: string, at = new Date()): Promise<boolean> {
-    return this.end(rid, BgrsStatusId.Cancelled, reason, at);
-  }
-
-  async releaseLease(rid: string): Promise<void> {
-    await this.leases.delete({ rid });
+  async cancel(rid: string, reason: string): Promise<boolean> {
+    return this.end(rid, BgrsStatusId.Cancelled, reason);
   }
 
   /** Which of `rids` have been cancelled, by any instance. */
@@ -242,7 +241,7 @@ export class BgrsRequestRepository {
       .where('lease.instance_id <> :instanceId', { instanceId })
       .andWhere('(instance.id IS NULL OR instance.expires_at < :now)', { now })
       // Leases on ended requests are released in bulk (`releaseEndedLeases`), not failed one by one.
-      .andWhere('request.status_id IN (:...running)', { running: RUNNING })
+      .andWhere('request.status_id IN (:...running)', { running: BGRS_RUNNING_STATUSES })
       .getRawMany();
     return rows.map((row) => row.rid);
   }
@@ -261,7 +260,7 @@ export class BgrsRequestRepository {
   async findExpired(before: Date, limit: number): Promise<ExpiredBgrsRequest[]> {
     return this.requests.find({
       select: { rid: true, result: true },
-      where: { createdDt: LessThan(toSecond(before)), statusId: Not(In(RUNNING)) },
+      where: { createdDt: LessThan(toSecond(before)), statusId: Not(In(BGRS_RUNNING_STATUSES)) },
       order: { id: 'ASC' },
       take: limit,
     });
@@ -285,9 +284,8 @@ export class BgrsRequestRepository {
     }
     const request = new BgrsRequest();
     for (const column of this.requests.metadata.columns) {
-      Object.assign(request, {
-        [column.propertyName]: this.dataSource.driver.prepareHydratedValue(row[column.databaseName], column),
-      });
+      (request as unknown as Record<string, unknown>)[column.propertyName] =
+        this.dataSource.driver.prepareHydratedValue(row[column.databaseName], column);
     }
     request.state = Object.assign(new BgrsStatus(), { id: request.statusId, name: String(row.status_name) });
     return request;
@@ -333,22 +331,21 @@ export class BgrsRequestRepository {
   }
 
   /**
-   * Ends a request that has not ended, its details row and the end of its lease in one transaction, so that a
-   * reader who sees the end state sees the row too. False if it had ended already.
+   * Ends a request that has not ended and writes its details row in one transaction, so that a reader who sees the
+   * end state sees the row too. False if it had ended already. Its lease goes with the others of ended requests
+   * (`releaseEndedLeases`).
    */
-  private async end(rid: string, statusId: BgrsStatusId, reason: string, at: Date): Promise<boolean> {
+  private async end(rid: string, statusId: BgrsStatusId, reason: string): Promise<boolean> {
+    const at = new Date();
     return this.dataSource.transaction(async (manager) => {
       const { affected } = await manager.update(
         BgrsRequest,
-        { rid, statusId: In(RUNNING) },
+        { rid, statusId: In(BGRS_RUNNING_STATUSES) },
         { statusId, finishedDt: toSecond(at) },
       );
       const ended = (affected ?? 0) > 0;
       if (ended) {
         await manager.insert(BgrsDetail, { rid, dt: toSecond(at), details: reason });
-      }
-      if (statusId === BgrsStatusId.Failed) {
-        await manager.delete(BgrsLease, { rid });
       }
       return ended;
     });

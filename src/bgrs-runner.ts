@@ -240,8 +240,8 @@ export class BgrsRunner {
         await this.retry(run.rid, () => this.repository.fail(run.rid, reason));
       }
     } finally {
+      // The slot was given back above, as soon as the handler was done.
       this.tickets.delete(run.rid);
-      this.release(ticket);
     }
   }
 
@@ -266,10 +266,10 @@ export class BgrsRunner {
   }
 
   /** The final write of a request stopped before its end. A cancellation was recorded by whoever cancelled it. */
-  private writeEnd(rid: string, reason: 'cancelled' | 'shutdown'): Promise<unknown> {
-    return this.retry(rid, () =>
-      reason === 'shutdown' ? this.repository.fail(rid, INTERRUPTED) : this.repository.releaseLease(rid),
-    );
+  private async writeEnd(rid: string, reason: 'cancelled' | 'shutdown'): Promise<void> {
+    if (reason === 'shutdown') {
+      await this.retry(rid, () => this.repository.fail(rid, INTERRUPTED));
+    }
   }
 
   private retry(rid: string, write: () => Promise<unknown>): Promise<unknown> {

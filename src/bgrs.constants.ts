@@ -29,6 +29,10 @@ export enum BgrsStatusId {
   Cancelled = 6,
 }
 
+/** Statuses of a request that has not ended, and of one that has. */
+export const BGRS_RUNNING_STATUSES = [BgrsStatusId.Created, BgrsStatusId.Queued, BgrsStatusId.Processing];
+export const BGRS_ENDED_STATUSES = [BgrsStatusId.Finished, BgrsStatusId.Failed, BgrsStatusId.Cancelled];
+
 export const BGRS_STATUS_NAMES: Readonly<Record<BgrsStatusId, string>> = {
   [BgrsStatusId.Created]: 'created',
   [BgrsStatusId.Queued]: 'queued',

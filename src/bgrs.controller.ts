@@ -157,7 +157,9 @@ export class BgrsController {
       // Here at once; on another instance at its next heartbeat.
       this.runner.cancel(rid);
     }
-    const current = (await this.repository.findOne(rid)) ?? request;
+    // A request that was cancelled already cannot have changed since it was read.
+    const current =
+      request.statusId === BgrsStatusId.Cancelled ? request : ((await this.repository.findOne(rid)) ?? request);
     // Another DELETE may have won the race: cancelled is cancelled.
     if (current.statusId !== BgrsStatusId.Cancelled) {
       throw this.conflict(current, 'The request has already ended');

@@ -4,7 +4,7 @@ import {
   Inject,
   Injectable,
   Logger,
-  ServiceUnavailableException,
+  type ServiceUnavailableException,
   type CallHandler,
   type ExecutionContext,
   type NestInterceptor,
@@ -12,7 +12,7 @@ import {
 import { HEADERS_METADATA } from '@nestjs/common/constants.js';
 import { ExternalContextCreator, HttpAdapterHost, Reflector } from '@nestjs/core';
 import { of, type Observable } from 'rxjs';
-import { BGRS_BACKGROUND_CAPABLE, BGRS_OPTIONS, BGRS_PATH, BGRS_RETRY_AFTER_SECONDS } from './bgrs.constants.js';
+import { BGRS_BACKGROUND_CAPABLE, BGRS_OPTIONS, BGRS_PATH } from './bgrs.constants.js';
 import { callerIdOf, type ResolvedBgrsOptions } from './bgrs-options.interface.js';
 import { BgrsRequestRepository } from './bgrs-request.repository.js';
 import { BgrsRunner } from './bgrs-runner.js';
@@ -23,6 +23,8 @@ import { HandlerResult } from './handler-result.js';
 import { nestContainerOf } from './nest-container.js';
 import { ProgressBuffer } from './progress-buffer.js';
 import { createRid } from './rid.js';
+import { serviceUnavailable } from './service-unavailable.js';
+import { trimSlashes } from './trim-slashes.js';
 
 const QUEUE_FULL = 'Too many background requests are waiting; try again shortly.';
 
@@ -67,7 +69,8 @@ export class BgrsInterceptor implements NestInterceptor {
     if (!capable) {
       throw new BadRequestException('This route cannot run in the background: send the request without bgrs.');
     }
-    if (this.options.ownerOnly && callerIdOf(this.options, request) === null) {
+    const userId = callerIdOf(this.options, request);
+    if (this.options.ownerOnly && userId === null) {
       // Nobody could ever read such a request back.
       throw new ForbiddenException('Background requests need a signed-in user with a numeric id here.');
     }
@@ -78,13 +81,14 @@ export class BgrsInterceptor implements NestInterceptor {
       // Refused before anything is set up for it: a full queue must stay cheap to refuse.
       throw this.unavailable(context, QUEUE_FULL);
     }
-    return this.accept(context, next, trigger);
+    return this.accept(context, next, trigger, userId);
   }
 
   private async accept(
     context: ExecutionContext,
     next: CallHandler,
     trigger: BgrsTrigger,
+    userId: number | null,
   ): Promise<Observable<unknown>> {
     const request = context.switchToHttp().getRequest();
     const response = context.switchToHttp().getResponse();
@@ -110,7 +114,7 @@ export class BgrsInterceptor implements NestInterceptor {
     try {
       await this.repository.insert({
         rid,
-        userId: callerIdOf(this.options, request),
+        userId,
         name: request.originalUrl ?? request.url,
         statusId: ticket.status,
         createdAt: new Date(),
@@ -138,19 +142,13 @@ export class BgrsInterceptor implements NestInterceptor {
   private get lookupPath(): string {
     if (this.lookupPathCache === undefined) {
       const prefix = nestContainerOf(this.externalContextCreator).applicationConfig?.getGlobalPrefix() ?? '';
-      const trimmedPrefix = prefix.replace(/^\/+|\/+$/g, '');
+      const trimmedPrefix = trimSlashes(prefix);
       this.lookupPathCache = trimmedPrefix ? `/${trimmedPrefix}/${this.path}` : `/${this.path}`;
     }
     return this.lookupPathCache;
   }
 
-  /** A 503 that tells the client when to come back. */
   private unavailable(context: ExecutionContext, message: string): ServiceUnavailableException {
-    this.adapterHost.httpAdapter.setHeader(
-      context.switchToHttp().getResponse(),
-      'Retry-After',
-      String(BGRS_RETRY_AFTER_SECONDS),
-    );
-    return new ServiceUnavailableException(message);
+    return serviceUnavailable(this.adapterHost, context.switchToHttp().getResponse(), message);
   }
 }

@@ -4,10 +4,11 @@ import { BGRS_DATA_SOURCE, BGRS_DEFAULT_PATH, BGRS_PATH } from './bgrs.constants
 import { BgrsController } from './bgrs.controller.js';
 import type { BgrsModuleExtras, BgrsModuleOptions } from './bgrs-options.interface.js';
 import { bgrsEntities } from './entities/index.js';
+import { trimSlashes } from './trim-slashes.js';
 
 /** The prefix without surrounding slashes, e.g. `bgrs` or `api/jobs`. */
 function normalizePath(path: string | undefined): string {
-  return (path ?? '').replace(/^\/+|\/+$/g, '') || BGRS_DEFAULT_PATH;
+  return trimSlashes(path ?? '') || BGRS_DEFAULT_PATH;
 }
 
 /** The lookup controller, under another prefix when one is configured. */

@@ -1,14 +1,13 @@
 import {
   HttpException,
   Injectable,
-  ServiceUnavailableException,
   type CallHandler,
   type ExecutionContext,
   type NestInterceptor,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { catchError, type Observable } from 'rxjs';
-import { BGRS_RETRY_AFTER_SECONDS } from './bgrs.constants.js';
+import { serviceUnavailable } from './service-unavailable.js';
 
 /**
  * What a lookup answers for `error`: an HTTP error as it is; anything else comes from the database or the result
@@ -18,10 +17,12 @@ export function toLookupError(error: unknown, response: unknown, adapterHost: Ht
   if (error instanceof HttpException) {
     return error;
   }
-  adapterHost.httpAdapter.setHeader(response, 'Retry-After', String(BGRS_RETRY_AFTER_SECONDS));
-  return new ServiceUnavailableException('Background requests cannot be looked up right now; try again shortly.', {
-    cause: error,
-  });
+  return serviceUnavailable(
+    adapterHost,
+    response,
+    'Background requests cannot be looked up right now; try again shortly.',
+    error,
+  );
 }
 
 /** Applies `toLookupError` to the lookup routes. */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 
-const RID_PATTERN = /^[0-9a-f]{32}$/;
+export const RID_PATTERN = /^[0-9a-f]{32}$/;
 const RID_BYTES = 16;
 /** Rids drawn from the CSPRNG at once: one call per 128 rids instead of one each (as `randomUUID` does). */
 const POOL_SIZE = 128 * RID_BYTES;

@@ -61,11 +61,13 @@ export class FileResultStore implements BgrsResultStore, OnModuleInit {
   }
 
   async open(location: string): Promise<BgrsStoredResult> {
-    const { size } = await stat(location);
-    const headers = await readFile(headersFile(location), 'utf8').then(
-      (text) => JSON.parse(text) as BgrsResultHeaders,
-      () => ({}),
-    );
+    const [{ size }, headers] = await Promise.all([
+      stat(location),
+      readFile(headersFile(location), 'utf8').then(
+        (text) => JSON.parse(text) as BgrsResultHeaders,
+        () => ({}),
+      ),
+    ]);
     return { body: createReadStream(location), size, headers };
   }
 
