@@ -7,7 +7,6 @@ import 'reflect-metadata';
 import { Controller, Get, StreamableFile } from '@nestjs/common';
 import assert from 'node:assert/strict';
 import { readdir, stat } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -101,7 +100,7 @@ describe('atomic results', () => {
 
   before(async () => {
     testApp = await startTestApp({ controllers: [BigController] });
-    port = (testApp.app.getHttpServer().address() as AddressInfo).port;
+    port = testApp.port;
   });
 
   after(async () => {

@@ -57,11 +57,6 @@ describe('cancellation across instances (leaseMs 1500, real processes, one share
       { deadlineMs },
     );
 
-  const waitForHandler = (instance: Instance, name: string) =>
-    eventually(`handler ${name} to run on ${instance.name}`, async () =>
-      (await instance.state()).started.some((seen) => seen.name === name) ? true : undefined,
-    );
-
   /** The runner of `instance` no longer holds `rid` (it is done with it). */
   const waitUntilLetGo = (instance: Instance, rid: string, deadlineMs = HEARTBEAT_MS + SLACK_MS) =>
     eventually(
@@ -105,7 +100,7 @@ describe('cancellation across instances (leaseMs 1500, real processes, one share
     async () => {
       const rid = await submit(a.http, { path: '/work/long?name=x-long' });
       await waitForStatus(b.http, rid, 'processing');
-      await waitForHandler(a, 'x-long');
+      await a.waitForStarted('x-long');
 
       const answer = await cancel(b.http, rid);
       assertCancelledAnswer(answer, rid);
@@ -126,7 +121,7 @@ describe('cancellation across instances (leaseMs 1500, real processes, one share
     async () => {
       const rid = await submit(a.http, { path: '/work/stream?name=x-stream' });
       await waitForStatus(a.http, rid, 'processing');
-      await waitForHandler(a, 'x-stream');
+      await a.waitForStarted('x-stream');
 
       assertCancelledAnswer(await cancel(b.http, rid), rid);
       await waitForAbort(a, 'x-stream');
@@ -145,7 +140,7 @@ describe('cancellation across instances (leaseMs 1500, real processes, one share
   it('DELETE on the instance that runs it aborts the handler at once', { timeout: 60_000 }, async () => {
     const rid = await submit(a.http, { path: '/work/long?name=same-instance' });
     await waitForStatus(a.http, rid, 'processing');
-    await waitForHandler(a, 'same-instance');
+    await a.waitForStarted('same-instance');
 
     assertCancelledAnswer(await cancel(a.http, rid), rid);
     // No heartbeat needed here; the deadline is the default one against hangs.
@@ -163,8 +158,8 @@ describe('cancellation across instances (leaseMs 1500, real processes, one share
       const first = await submit(a.http, { path: '/work/long?name=q-run-1' });
       const second = await submit(a.http, { path: '/work/long?name=q-run-2' });
       const waiting = await submit(a.http, { path: '/work/long?name=q-waiting' });
-      await waitForHandler(a, 'q-run-1');
-      await waitForHandler(a, 'q-run-2');
+      await a.waitForStarted('q-run-1');
+      await a.waitForStarted('q-run-2');
       assert.equal((await lookup(b.http, waiting)).status_name, 'queued');
 
       assertCancelledAnswer(await cancel(b.http, waiting), waiting);
@@ -218,7 +213,7 @@ describe('cancellation across instances (leaseMs 1500, real processes, one share
     async () => {
       const rid = await submit(a.http, { path: '/work/long?name=twice' });
       await waitForStatus(a.http, rid, 'processing');
-      await waitForHandler(a, 'twice');
+      await a.waitForStarted('twice');
       assertCancelledAnswer(await cancel(b.http, rid), rid);
       assertCancelledAnswer(await cancel(b.http, rid), rid);
       assertCancelledAnswer(await cancel(a.http, rid), rid);
@@ -234,7 +229,7 @@ describe('cancellation across instances (leaseMs 1500, real processes, one share
   it('DELETEs that race each other (on both instances) all answer 200 cancelled', { timeout: 60_000 }, async () => {
     const rid = await submit(a.http, { path: '/work/long?name=racing' });
     await waitForStatus(a.http, rid, 'processing');
-    await waitForHandler(a, 'racing');
+    await a.waitForStarted('racing');
     // Make the race happen every time, with no timings: a connection of the test holds the record's row lock, so
     // each DELETE reads the record (a plain read is not blocked) and then waits at its UPDATE; once all of them
     // wait there, the lock goes and they proceed together.

@@ -30,12 +30,6 @@ describe('crash: an instance killed with SIGKILL (leaseMs 1500, real processes, 
   const start = (name: string, bgrs: Record<string, unknown> = {}) =>
     startInstance({ name, dbUrl: db.url, resultDir, bgrs: { leaseMs: LEASE_MS, ...bgrs } });
 
-  /** The handler of `name` runs on `instance`. */
-  const waitForHandler = (instance: Instance, name: string) =>
-    eventually(`handler ${name} to run on ${instance.name}`, async () =>
-      (await instance.state()).started.some((seen) => seen.name === name) ? true : undefined,
-    );
-
   /** Polls `rid` on `observer` until `failed` by the deadline, then checks the details row and the 409. */
   async function expectFailedByLeaseExpiry(observer: Instance, rid: string, deadlineMs: number): Promise<void> {
     const record = await waitForStatus(observer.http, rid, 'failed', { deadlineMs });
@@ -69,7 +63,7 @@ describe('crash: an instance killed with SIGKILL (leaseMs 1500, real processes, 
       const queued = await submit(a.http, { path: '/work/long?name=crash-queued' });
       await waitForStatus(a.http, running, 'processing');
       assert.equal((await lookup(a.http, queued)).status_name, 'queued');
-      await waitForHandler(a, 'crash-running');
+      await a.waitForStarted('crash-running');
       // It really runs: its progress moves.
       await eventually('crash-running to report progress', async () =>
         Number((await lookup(a.http, running)).progress) > 0 ? true : undefined,
@@ -79,11 +73,11 @@ describe('crash: an instance killed with SIGKILL (leaseMs 1500, real processes, 
       const exit = await a.kill('SIGKILL');
       assert.equal(exit.signal, 'SIGKILL');
       // Nobody is left to notice yet: the records still say what they said.
-      const [row] = await db.query<{ n: number }>(
-        'SELECT COUNT(*) AS n FROM bgrs_requests WHERE rid IN (?, ?) AND status_id IN (2, 3)',
-        [running, queued],
+      assert.equal(
+        await db.count('bgrs_requests', 'rid IN (?, ?) AND status_id IN (2, 3)', [running, queued]),
+        2,
+        'the records of the killed instance are still open before anyone looks',
       );
-      assert.equal(Number(row.n), 2, 'the records of the killed instance are still open before anyone looks');
 
       const b = await start('B');
       const readyAt = Date.now();
@@ -113,9 +107,9 @@ describe('crash: an instance killed with SIGKILL (leaseMs 1500, real processes, 
       for (const rid of rids) {
         await waitForStatus(live.http, rid, 'processing');
       }
-      await waitForHandler(doomed, 'doomed-1');
-      await waitForHandler(doomed, 'doomed-2');
-      await waitForHandler(live, 'live-own');
+      await doomed.waitForStarted('doomed-1');
+      await doomed.waitForStarted('doomed-2');
+      await live.waitForStarted('live-own');
 
       const killedAt = Date.now();
       await doomed.kill('SIGKILL');
@@ -151,7 +145,7 @@ describe('crash: an instance killed with SIGKILL (leaseMs 1500, real processes, 
       }
       for (const { instance, name, rid } of submitted) {
         await waitForStatus(instance.http, rid, 'processing');
-        await waitForHandler(instance, name);
+        await instance.waitForStarted(name);
       }
       const rids = submitted.map(({ rid }) => rid);
 
@@ -216,7 +210,7 @@ describe('crash: an instance killed with SIGKILL (leaseMs 1500, real processes, 
       const doomed = await start('lease-doomed');
 
       const own = await submit(live.http, { path: '/work/long?name=lease-own' });
-      await waitForHandler(live, 'lease-own');
+      await live.waitForStarted('lease-own');
       assert.equal(await leasesOf(own), 1, 'a running request holds its lease');
       await live.release('lease-own');
       await waitForStatus(live.http, own, 'finished');
@@ -228,7 +222,7 @@ describe('crash: an instance killed with SIGKILL (leaseMs 1500, real processes, 
 
       // Killed right after its request finished: whatever lease it left is cleared by the live peer.
       const orphan = await submit(doomed.http, { path: '/work/long?name=lease-orphan' });
-      await waitForHandler(doomed, 'lease-orphan');
+      await doomed.waitForStarted('lease-orphan');
       await doomed.release('lease-orphan');
       await waitForStatus(doomed.http, orphan, 'finished');
       await doomed.kill('SIGKILL');

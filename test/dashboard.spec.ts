@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { launchChromium } from './support/browser.js';
-import { REPO_ROOT } from './support/processes.js';
+import { ENDED_STATUSES } from './support/http.js';
+import { REPO_ROOT, freePort } from './support/processes.js';
 import { eventually } from './support/wait.js';
 
 /** One month of the demo's sales report: 12 of them take about 6 s, long enough to watch, short for a test. */
@@ -16,16 +16,6 @@ const REPORT_PATH = '/v2.5/reports/sales?year=2024';
 const START_BUTTON = 'Run sales report in background';
 const SCREENSHOT = join(REPO_ROOT, 'test/artifacts/dashboard.png');
 const TEST_TIMEOUT_MS = 90_000;
-const ENDED = ['finished', 'failed', 'cancelled'];
-
-/** A port nobody listens on right now. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /**
  * The demo's dashboard at `/`, driven end to end in headless Chromium: the demo runs as `npm start` runs it
@@ -153,7 +143,7 @@ describe('the demo dashboard in headless Chromium', () => {
         if (seen.at(-1) !== state.value) {
           seen.push(state.value);
         }
-        if (ENDED.includes(state.status) && state.status !== status) {
+        if (ENDED_STATUSES.includes(state.status) && state.status !== status) {
           assert.fail(`the row shows ${state.status}, not ${status}; progress seen: ${seen.join(', ')}`);
         }
         if (options.until) {

@@ -8,13 +8,12 @@ import 'reflect-metadata';
 import { Controller, Get, Query } from '@nestjs/common';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BackgroundCapable, ProgressReporter } from '../src/index.js';
 import { KeepingLogger, startAppOn, type AppOnDatabase } from './support/app-on-database.js';
-import { TestDatabase, disposeScratch } from './support/database.js';
+import { TestDatabase, createScratch, disposeScratch } from './support/database.js';
 import { Gates } from './support/gate.js';
 import { detailsOf, lookup, resultOf, submit, waitForStatus } from './support/http.js';
 import { rawRequest, jsonAnswer } from './support/raw-http.js';
@@ -66,9 +65,8 @@ describe('database faults (TCP proxy cut between the app and MariaDB)', () => {
   const logger = new KeepingLogger(true);
 
   before(async () => {
-    db = await TestDatabase.create();
+    ({ db, resultDir } = await createScratch('bgrs-faults-'));
     proxy = await TcpProxy.start('127.0.0.1', 3306);
-    resultDir = await mkdtemp(join(tmpdir(), 'bgrs-faults-'));
     app = await startAppOn({
       // Every connection of the app, migrations included, goes through the proxy.
       url: db.url.replace(/:3306\//, `:${proxy.port}/`),

@@ -3,7 +3,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -18,17 +17,8 @@ import {
   withBgrs,
   type HttpClient,
 } from './support/http.js';
-import { REPO_ROOT } from './support/processes.js';
+import { REPO_ROOT, freePort } from './support/processes.js';
 import { eventually } from './support/wait.js';
-
-/** A port nobody listens on right now. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Rows of a table of the demo's SQLite file, read with better-sqlite3 (what the demo itself uses). */
 function countSqliteRows(file: string, table: string): number {

@@ -13,7 +13,6 @@ import { Controller, Get, Inject, Query } from '@nestjs/common';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders, type ClientRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { BackgroundCapable, ProgressReporter } from '../src/index.js';
 import { startAppOn, type AppOnDatabase } from './support/app-on-database.js';
@@ -204,10 +203,6 @@ function closeClients(): void {
   clients.clear();
 }
 
-function portOf(testApp: TestApp): number {
-  return (testApp.app.getHttpServer().address() as AddressInfo).port;
-}
-
 /** A handler run of `name` with `steps` steps: what its events will be, step by step. */
 interface Run {
   name: string;
@@ -321,7 +316,7 @@ describe('GET /bgrs/:rid/events (Server-Sent Events)', () => {
         providers: [instance('solo')],
         bgrs: { progressIntervalMs: 50 },
       });
-      port = portOf(testApp);
+      port = testApp.port;
     });
 
     after(async () => {

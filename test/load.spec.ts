@@ -16,7 +16,8 @@ import { after, before, describe, it } from 'node:test';
 import { BackgroundCapable, ProgressReporter } from '../src/index.js';
 import { startAppOn, type AppOnDatabase } from './support/app-on-database.js';
 import { TestDatabase, createScratch, disposeScratch } from './support/database.js';
-import { jsonOf, lookup, resultOf, sendRaw, waitForStatus, withBgrs, RID_PATTERN } from './support/http.js';
+import { Gates } from './support/gate.js';
+import { jsonOf, lookup, resultOf, sendRaw, submit, waitForStatus, withBgrs, RID_PATTERN } from './support/http.js';
 import { eventually } from './support/wait.js';
 
 const MAX_CONCURRENT = 4;
@@ -26,17 +27,7 @@ const MANY = 1000;
 const IN_FLIGHT = 100;
 
 /** Gates keyed by rid, opened by the test one at a time. */
-const gates = new Map<string, { promise: Promise<void>; open: () => void }>();
-function gateOf(rid: string) {
-  let gate = gates.get(rid);
-  if (!gate) {
-    let open!: () => void;
-    const promise = new Promise<void>((resolve) => (open = resolve));
-    gate = { promise, open };
-    gates.set(rid, gate);
-  }
-  return gate;
-}
+const gates = new Gates();
 
 /** The rids of the gated handlers, in the order their bodies started; and how often each `n` ran. */
 const startSequence: string[] = [];
@@ -57,7 +48,7 @@ class LoadController {
     startSequence.push(rid);
     runsOfN.set(Number(n), (runsOfN.get(Number(n)) ?? 0) + 1);
     await this.progress.report(5, `gated ${n} started`);
-    await gateOf(rid).promise;
+    await gates.wait(rid);
     return { n: Number(n), rid, square: Number(n) ** 2 };
   }
 
@@ -105,7 +96,7 @@ describe('bounded load: maxConcurrent 4, maxQueued 20, 40 simultaneous submissio
   });
 
   after(async () => {
-    gates.forEach((gate) => gate.open());
+    gates.openAll();
     await app?.close().catch(() => undefined);
     await disposeScratch(db, resultDir);
   });
@@ -167,7 +158,7 @@ describe('bounded load: maxConcurrent 4, maxQueued 20, 40 simultaneous submissio
       // Free one slot at a time: the oldest queued request takes it.
       for (let finishedCount = 0; finishedCount < order.length; finishedCount++) {
         const oldestRunning = startSequence[finishedCount];
-        gateOf(oldestRunning).open();
+        gates.open(oldestRunning);
         await waitForStatus(http, oldestRunning, 'finished');
         const expectedStarted = Math.min(order.length, MAX_CONCURRENT + finishedCount + 1);
         await eventually(`${expectedStarted} handlers to have started`, async () =>
@@ -221,13 +212,7 @@ describe('bounded load: 1000 concurrent background requests with the default lim
   it('loses none: every rid ends finished with its own result', { timeout: 300_000 }, async () => {
     const { http } = app!;
     const ns = Array.from({ length: MANY }, (_, n) => n);
-    const rids = await pooled(ns, IN_FLIGHT, async (n) => {
-      const res = await sendRaw(http, { path: withBgrs(`/load/own/${n}`) });
-      assert.equal(res.status, 202, `submission ${n}: ${res.status} ${res.body}`);
-      const rid = jsonOf(res).request;
-      assert.match(rid, RID_PATTERN);
-      return rid as string;
-    });
+    const rids = await pooled(ns, IN_FLIGHT, (n) => submit(http, { path: `/load/own/${n}` }));
     assert.equal(new Set(rids).size, MANY, 'every submission has a rid of its own');
 
     await eventually(

@@ -26,6 +26,7 @@ import { BackgroundCapable, ProgressReporter } from '../src/index.js';
 import { BgrsRunner } from '../src/bgrs-runner.js';
 import { startAppOn, type AppOnDatabase } from './support/app-on-database.js';
 import { TestDatabase, createScratch, disposeScratch } from './support/database.js';
+import { Gates } from './support/gate.js';
 import { jsonOf, lookup, sendRaw, submit, waitForStatus, withBgrs, type HttpResponse } from './support/http.js';
 import { killAllInstances, startInstance } from './support/instances.js';
 import { eventually } from './support/wait.js';
@@ -35,18 +36,7 @@ const GRACE_MS = 1500;
 const CLOSE_DEADLINE_MS = GRACE_MS + Math.min(GRACE_MS, 5000) + Number(process.env.BGRS_TEST_SLACK_MS ?? 10_000);
 
 /** Gates opened by the test, by name. */
-const gates = new Map<string, () => void>();
-const gatePromises = new Map<string, Promise<void>>();
-function gate(name: string): Promise<void> {
-  if (!gatePromises.has(name)) {
-    gatePromises.set(name, new Promise<void>((resolve) => gates.set(name, resolve)));
-  }
-  return gatePromises.get(name)!;
-}
-function open(name: string): void {
-  void gate(name);
-  gates.get(name)!();
-}
+const gates = new Gates();
 
 const seen = { started: [] as string[], aborted: new Map<string, string>(), returned: [] as string[] };
 
@@ -71,7 +61,7 @@ class DrainController {
         { once: true },
       ),
     );
-    await Promise.race([gate(name), aborted]);
+    await Promise.race([gates.wait(name), aborted]);
     if (signal.aborted) {
       throw new Error(`${name}: aborted`);
     }
@@ -93,7 +83,7 @@ class HoldAnswerInterceptor implements NestInterceptor {
     }
     return next.handle().pipe(
       concatMap(async (value: unknown) => {
-        await gate(`hold:${hold}`);
+        await gates.wait(`hold:${hold}`);
         return value;
       }),
     );
@@ -136,7 +126,7 @@ describe('graceful shutdown: app.close() (shutdownGraceMs 1500, maxConcurrent 2)
   });
 
   after(async () => {
-    gates.forEach((release) => release());
+    gates.openAll();
     await (closing ?? app?.close())?.catch(() => undefined);
     await disposeScratch(db, resultDir);
   });
@@ -171,7 +161,7 @@ describe('graceful shutdown: app.close() (shutdownGraceMs 1500, maxConcurrent 2)
       assert.equal((await lookup(http, beyond)).status_name, 'processing');
 
       // One request ends within the grace; the other never does.
-      open('within');
+      gates.open('within');
       await Promise.race([
         closing,
         new Promise((_, reject) =>
@@ -245,7 +235,7 @@ describe('graceful shutdown: a request accepted just before app.close() (its 202
   });
 
   after(async () => {
-    gates.forEach((release) => release());
+    gates.openAll();
     await (closing ?? app?.close())?.catch(() => undefined);
     await disposeScratch(db, resultDir);
   });
@@ -257,7 +247,7 @@ describe('graceful shutdown: a request accepted just before app.close() (its 202
     await waitForStatus(http, blocker, 'processing');
     await eventually('the blocker to start', async () => (seen.started.includes('edge-blocker') ? true : undefined));
 
-    open('edge'); // its handler may return as soon as it runs
+    gates.open('edge'); // its handler may return as soon as it runs
     // Sent now (a supertest request goes out when it is awaited or `then`ed), answered when the test says.
     const answer = sendRaw(http, { path: withBgrs('/drain/gated?name=edge&hold=edge') }).then((res) => res);
     const [row] = await eventually('the edge request to be recorded', async () => {
@@ -271,7 +261,7 @@ describe('graceful shutdown: a request accepted just before app.close() (its 202
     const runner = app!.app.get(BgrsRunner, { strict: false });
     closing = app!.close();
     await eventually('the app to start draining', async () => (runner.accepting ? undefined : true));
-    open('hold:edge');
+    gates.open('hold:edge');
     const res = await answer;
     assert.equal(res.status, 202, `it was accepted before the shutdown began: ${res.status} ${res.body}`);
     assert.equal(jsonOf(res).request, row.rid);

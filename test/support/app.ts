@@ -60,6 +60,8 @@ export interface TestApp {
   adapter: TestAdapter;
   /** Requests to the app listening on 127.0.0.1 (a real port, so that many may run at once). */
   http: HttpClient;
+  /** The port the app listens on (127.0.0.1), for raw HTTP clients. */
+  port: number;
   db: TestDatabase;
   /** The module's `resultDir`, a fresh temp folder. */
   resultDir: string;
@@ -107,6 +109,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       app: started,
       adapter,
       http: supertest(`http://127.0.0.1:${port}`),
+      port,
       db,
       resultDir,
       close: async () => {

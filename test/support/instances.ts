@@ -4,6 +4,7 @@ import supertest from 'supertest';
 import type { BgrsModuleOptions } from '../../src/index.js';
 import type { HttpClient } from './http.js';
 import { REPO_ROOT } from './processes.js';
+import { eventually } from './wait.js';
 
 /** The compiled fixture app (`test/fixtures/instance-app.ts`). */
 const INSTANCE_APP = fileURLToPath(new URL('../fixtures/instance-app.js', import.meta.url));
@@ -98,6 +99,13 @@ export class Instance {
       throw new Error(`${this.name}: GET /work/state answered ${res.status}: ${res.text}`);
     }
     return res.body;
+  }
+
+  /** Waits until the handler of `name` has started running on this instance. */
+  waitForStarted(name: string): Promise<true> {
+    return eventually(`handler ${name} to run on ${this.name}`, async () =>
+      (await this.state()).started.some((seen) => seen.name === name) ? true : undefined,
+    );
   }
 
   /** `POST /work/release?name=`: lets the handler of that name end. */
