@@ -1,6 +1,9 @@
 import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { BgrsStatusId } from 'nestjs-bgrs';
 import { MARIADB } from './servers/ipc.js';
+
+const UNFINISHED = [BgrsStatusId.Created, BgrsStatusId.Queued, BgrsStatusId.Processing];
 
 /** A database of its own for one benchmark run on the loopback MariaDB, dropped at the end. */
 export class BenchDatabase {
@@ -25,7 +28,7 @@ export class BenchDatabase {
   /** Background requests that have not ended yet. */
   async unfinished(): Promise<number> {
     const [rows] = await this.connection.query<RowDataPacket[]>(
-      'SELECT COUNT(*) AS n FROM bgrs_requests WHERE status_id IN (1, 2, 3)',
+      `SELECT COUNT(*) AS n FROM bgrs_requests WHERE status_id IN (${UNFINISHED.join(', ')})`,
     );
     return Number(rows[0].n);
   }

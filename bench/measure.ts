@@ -173,13 +173,12 @@ export async function completions(
   };
   const started = performance.now();
   await Promise.all(Array.from({ length: clients }, client));
-  latencies.sort((x, y) => x - y);
   return {
     count,
     rps: (count * 1000) / (performance.now() - started),
     refused,
     pollsPerCompletion: polls / count,
-    latencyMs: latencies[Math.floor(latencies.length / 2)],
+    latencyMs: median(latencies),
   };
 }
 

@@ -33,10 +33,8 @@ export function requiredEnv(name: string): string {
 /** Connection settings of the benchmark's MariaDB (loopback, root without password). */
 export const MARIADB = { host: '127.0.0.1', port: 3306, user: 'root', password: '' } as const;
 
-const EMPTY_STATS: ServerStats = { queries: 0, progressWrites: 0 };
-
 /** Called by a server process once it listens. */
-export function announce(port: number, close: () => Promise<void>, stats: () => ServerStats = () => EMPTY_STATS): void {
+export function announce(port: number, close: () => Promise<void>, stats: () => ServerStats): void {
   if (!process.send) {
     throw new Error('not started by bench/run.ts (no IPC channel)');
   }
