@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger, type ExecutionContext } from '@nestjs/common';
-import type { Writable } from 'node:stream';
 import { BGRS_OPTIONS, BGRS_RESULT_STORE, BgrsStatusId } from './bgrs.constants.js';
 import type { ResolvedBgrsOptions } from './bgrs-options.interface.js';
 import { BgrsRequestRepository } from './bgrs-request.repository.js';
@@ -8,16 +7,20 @@ import { PlatformCapture } from './capture/platform-capture.js';
 import type { ResponseRecorder, ResponseSnapshot } from './capture/response-recorder.js';
 import { HandlerCancelledError, type HandlerResult } from './handler-result.js';
 import { OutcomeRenderer } from './outcome-renderer.js';
-import type { BgrsResultStore } from './result-store/bgrs-result-store.interface.js';
+import type { BgrsResultStore, BgrsResultWriter } from './result-store/bgrs-result-store.interface.js';
 import { retryWithBackoff } from './retry.js';
 import { createRid } from './rid.js';
 
-/** An accepted request, handed over once its early answer is out. */
+/** An accepted request, handed over as its early answer goes out. */
 export interface AcceptedRequest {
   run: BackgroundRun;
   result: HandlerResult;
   context: ExecutionContext;
   snapshot: ResponseSnapshot;
+  /** Nest builds the answer from the handler's outcome itself (`@Res()`, `@Redirect()`, `@Render()`). */
+  answersItself: boolean;
+  /** Resolves once the early answer is out (or the client has gone away): only then may the handler run. */
+  answered: Promise<void>;
 }
 
 /** A place taken by a request that passed its guards and pipes, before it is recorded. */
@@ -35,6 +38,18 @@ interface Ticket extends RunTicket {
 }
 
 const INTERRUPTED = 'interrupted by shutdown';
+
+/** Rejects once `signal` aborts (at once if it has): a stopped run gives up its outcome. */
+function stoppedBy(signal: AbortSignal): Promise<never> {
+  return new Promise<never>((_, reject) => {
+    const stop = () => reject(new HandlerCancelledError());
+    if (signal.aborted) {
+      stop();
+    } else {
+      signal.addEventListener('abort', stop, { once: true });
+    }
+  });
+}
 
 /** Waits for `work`, or `ms` at most, leaving no timer behind to hold the process. */
 async function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
@@ -106,7 +121,7 @@ export class BgrsRunner {
     this.release(ticket as Ticket);
   }
 
-  /** Starts an accepted request, or keeps it waiting for a slot. */
+  /** Starts an accepted request once its early answer is out, or keeps it waiting for a slot. */
   start(reserved: RunTicket, accepted: AcceptedRequest): void {
     const ticket = reserved as Ticket;
     ticket.accepted = accepted;
@@ -204,17 +219,17 @@ export class BgrsRunner {
             .markProcessing(rid)
             .catch((error: Error) => this.logger.warn(`${rid}: status not updated: ${error.message}`))
         : Promise.resolve();
-    ticket.running = marked.then(() => this.execute(ticket, accepted));
+    ticket.running = Promise.all([marked, accepted.answered]).then(() => this.execute(ticket, accepted));
   }
 
   private async execute(ticket: Ticket, accepted: AcceptedRequest): Promise<void> {
-    const { run } = accepted;
-    const writer = this.store.create(run.rid);
-    const stopped = new Promise<never>((_, reject) =>
-      run.signal.addEventListener('abort', () => reject(new HandlerCancelledError()), { once: true }),
-    );
+    const { run, context, snapshot } = accepted;
+    let writer: BgrsResultWriter | undefined;
+    let recorder: ResponseRecorder | undefined;
     try {
-      const recorder = await Promise.race([this.record(accepted, writer.body), stopped]);
+      writer = this.store.create(run.rid);
+      recorder = this.platform.get().record(context.switchToHttp().getResponse(), snapshot, writer.body);
+      await Promise.race([this.record(accepted, recorder), stoppedBy(run.signal)]);
       await run.progress.close();
       const location = await writer.commit(recorder.contentType, recorder.keptHeaders());
       // The handler is done: its slot goes to the next request while the final state is written.
@@ -222,15 +237,17 @@ export class BgrsRunner {
       await this.retry(run.rid, () =>
         this.repository.finish({
           rid: run.rid,
-          httpStatus: recorder.statusCode,
-          contentType: recorder.contentType,
+          httpStatus: recorder!.statusCode,
+          contentType: recorder!.contentType,
           result: location,
           finishedAt: new Date(),
         }),
       );
     } catch (error) {
+      // Whatever went wrong, the slot is given back and the record ends.
       this.release(ticket);
-      await writer.discard();
+      recorder?.close();
+      await writer?.discard().catch(() => undefined);
       await run.progress.close();
       if (ticket.stopReason) {
         await this.writeEnd(run.rid, ticket.stopReason);
@@ -245,21 +262,27 @@ export class BgrsRunner {
     }
   }
 
-  /** Lets the handler go and records the response it produces, as the foreground would have sent it. */
-  private async record({ run, result, context, snapshot }: AcceptedRequest, body: Writable): Promise<ResponseRecorder> {
-    const response = context.switchToHttp().getResponse();
-    const recorder = this.platform.get().record(response, snapshot, body);
+  /**
+   * Lets the handler go and records the response it produces, as the foreground would have sent it: rendered here
+   * from its outcome, or, where Nest builds the answer itself, by Nest from the outcome handed back to it.
+   */
+  private async record(
+    { run, result, context, answersItself }: AcceptedRequest,
+    recorder: ResponseRecorder,
+  ): Promise<ResponseRecorder> {
     run.open();
-    try {
-      const value = await result.outcome();
-      if (!this.renderer.handlesResponse(context)) {
-        await this.renderer.renderValue(value, response, recorder);
+    if (answersItself) {
+      await result.settled;
+      result.handOver();
+    } else {
+      try {
+        await this.renderer.renderValue(await result.outcome(), context.switchToHttp().getResponse(), recorder);
+      } catch (error) {
+        if (error instanceof HandlerCancelledError) {
+          throw error;
+        }
+        this.renderer.renderError(error, context, run.controller!);
       }
-    } catch (error) {
-      if (error instanceof HandlerCancelledError) {
-        throw error;
-      }
-      this.renderer.renderError(error, context, run.controller!);
     }
     await recorder.done;
     return recorder;

@@ -10,42 +10,43 @@ import {
   type NestInterceptor,
 } from '@nestjs/common';
 import { HEADERS_METADATA } from '@nestjs/common/constants.js';
-import { ExternalContextCreator, HttpAdapterHost, Reflector } from '@nestjs/core';
+import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { of, type Observable } from 'rxjs';
-import { BGRS_BACKGROUND_CAPABLE, BGRS_OPTIONS, BGRS_PATH } from './bgrs.constants.js';
+import { BGRS_OPTIONS } from './bgrs.constants.js';
+import { BgrsLocation } from './bgrs-location.js';
 import { callerIdOf, type ResolvedBgrsOptions } from './bgrs-options.interface.js';
 import { BgrsRequestRepository } from './bgrs-request.repository.js';
+import { BgrsRoutesExplorer, type BgrsRoute } from './bgrs-routes.explorer.js';
 import { BgrsRunner } from './bgrs-runner.js';
-import { readBgrsTrigger, type BgrsTrigger } from './bgrs-trigger.js';
+import { bgrsParameterOf, readBgrsTrigger, type BgrsTrigger } from './bgrs-trigger.js';
 import { BackgroundRun, backgroundRunStorage } from './background-run.js';
 import { PlatformCapture } from './capture/platform-capture.js';
 import { HandlerResult } from './handler-result.js';
-import { nestContainerOf } from './nest-container.js';
 import { ProgressBuffer } from './progress-buffer.js';
 import { createRid } from './rid.js';
 import { serviceUnavailable } from './service-unavailable.js';
-import { trimSlashes } from './trim-slashes.js';
 
 const QUEUE_FULL = 'Too many background requests are waiting; try again shortly.';
 
 /**
  * Turns a request that asks for it into a background request: the route's guards and pipes decide in the
  * foreground, the record is written, the client gets `202 {"request": rid}`, and the handler goes on running.
+ * It runs outermost of all interceptors (see `BgrsModule.configure`), so that the host's own global ones shape the
+ * background result, as they shape the foreground answer, and never the early answer.
  */
 @Injectable()
 export class BgrsInterceptor implements NestInterceptor {
   private readonly logger = new Logger('Bgrs');
-  private lookupPathCache: string | undefined;
 
   constructor(
     private readonly reflector: Reflector,
     @Inject(BGRS_OPTIONS) private readonly options: ResolvedBgrsOptions,
-    @Inject(BGRS_PATH) private readonly path: string,
+    private readonly routes: BgrsRoutesExplorer,
+    private readonly location: BgrsLocation,
     private readonly platform: PlatformCapture,
     private readonly repository: BgrsRequestRepository,
     private readonly runner: BgrsRunner,
     private readonly adapterHost: HttpAdapterHost,
-    private readonly externalContextCreator: ExternalContextCreator,
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> | Promise<Observable<unknown>> {
@@ -53,20 +54,22 @@ export class BgrsInterceptor implements NestInterceptor {
       return next.handle();
     }
     const request = context.switchToHttp().getRequest();
+    const parameter = bgrsParameterOf(request);
     const prefer = request.headers?.prefer;
-    // Most requests ask for nothing; Express parses `query` anew on every read, so look at the raw URL first.
-    if (prefer === undefined && !String(request.originalUrl ?? request.url).includes('bgrs')) {
+    // Most requests ask for nothing.
+    if (parameter === undefined && prefer === undefined) {
       return next.handle();
     }
-    const trigger = readBgrsTrigger(request.query, prefer);
+    const trigger = readBgrsTrigger(parameter, prefer);
     if (!trigger.background) {
       return next.handle();
     }
-    const capable = this.reflector.getAllAndOverride<boolean>(BGRS_BACKGROUND_CAPABLE, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
-    if (!capable) {
+    const route = this.routes.routeOf(context.getHandler());
+    if (!route) {
+      if (!trigger.explicit) {
+        // A preference is a hint: a server ignores what it cannot do (RFC 7240).
+        return next.handle();
+      }
       throw new BadRequestException('This route cannot run in the background: send the request without bgrs.');
     }
     const userId = callerIdOf(this.options, request);
@@ -81,12 +84,13 @@ export class BgrsInterceptor implements NestInterceptor {
       // Refused before anything is set up for it: a full queue must stay cheap to refuse.
       throw this.unavailable(context, QUEUE_FULL);
     }
-    return this.accept(context, next, trigger, userId);
+    return this.accept(context, next, route, trigger, userId);
   }
 
   private async accept(
     context: ExecutionContext,
     next: CallHandler,
+    route: BgrsRoute,
     trigger: BgrsTrigger,
     userId: number | null,
   ): Promise<Observable<unknown>> {
@@ -96,7 +100,8 @@ export class BgrsInterceptor implements NestInterceptor {
     const routeHeaders = (
       this.reflector.get<Array<{ name: string }>>(HEADERS_METADATA, context.getHandler()) ?? []
     ).map((header) => header.name);
-    const snapshot = this.platform.get().snapshot(response, routeHeaders);
+    const platform = this.platform.get();
+    const snapshot = platform.snapshot(response, routeHeaders);
     const run = new BackgroundRun(rid, new ProgressBuffer(rid, this.repository, this.options.progressIntervalMs));
     // Bound here, so that the handler and all it calls see the run (ProgressReporter).
     const result = new HandlerResult(backgroundRunStorage.run(run, () => next.handle()));
@@ -126,26 +131,19 @@ export class BgrsInterceptor implements NestInterceptor {
       this.logger.error(`Background request not accepted: ${(error as Error).message}`);
       throw this.unavailable(context, 'The background request could not be recorded; try again shortly.');
     }
-    this.platform.get().prepareEarlyAnswer(response, routeHeaders, {
+    platform.prepareEarlyAnswer(response, routeHeaders, {
       'Content-Type': 'application/json; charset=utf-8',
-      Location: `${this.lookupPath}/${rid}`,
+      Location: this.location.of(rid),
       ...(trigger.preferAsync ? { 'Preference-Applied': 'respond-async' } : {}),
     });
-    void this.platform
-      .get()
-      .whenSent(response)
-      .then(() => this.runner.start(ticket, { run, result, context, snapshot }));
-    return of({ request: rid });
-  }
-
-  /** Where the lookup routes are, the app's global prefix included (known once the app is set up). */
-  private get lookupPath(): string {
-    if (this.lookupPathCache === undefined) {
-      const prefix = nestContainerOf(this.externalContextCreator).applicationConfig?.getGlobalPrefix() ?? '';
-      const trimmedPrefix = trimSlashes(prefix);
-      this.lookupPathCache = trimmedPrefix ? `/${trimmedPrefix}/${this.path}` : `/${this.path}`;
+    const { answersItself } = route;
+    this.runner.start(ticket, { run, result, context, snapshot, answersItself, answered: platform.whenSent(response) });
+    if (!answersItself) {
+      return of({ request: rid });
     }
-    return this.lookupPathCache;
+    // Nest would not send a value here: the early answer goes out now, and Nest answers the background run.
+    await this.adapterHost.httpAdapter.reply(response, { request: rid }, 202);
+    return result.handedOverToNest();
   }
 
   private unavailable(context: ExecutionContext, message: string): ServiceUnavailableException {

@@ -1,13 +1,16 @@
-import { Module } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
+import { Module, type NestModule } from '@nestjs/common';
+import { ApplicationConfig, DiscoveryModule, HttpAdapterHost } from '@nestjs/core';
 import { BGRS_OPTIONS, BGRS_RESULT_STORE } from './bgrs.constants.js';
 import { BgrsInterceptor } from './bgrs.interceptor.js';
 import { BgrsEventsService } from './bgrs-events.service.js';
+import { BgrsLocation } from './bgrs-location.js';
 import { BGRS_MODULE_OPTIONS, ConfigurableBgrsModule } from './bgrs.module-definition.js';
 import { resolveBgrsOptions, type BgrsModuleOptions, type ResolvedBgrsOptions } from './bgrs-options.interface.js';
 import { BgrsRecordPresenter } from './bgrs-record.presenter.js';
 import { BgrsRequestRepository } from './bgrs-request.repository.js';
+import { BgrsRoutesExplorer } from './bgrs-routes.explorer.js';
 import { BgrsRunner } from './bgrs-runner.js';
+import { takeBgrsParameter } from './bgrs-trigger.js';
 import { PlatformCapture } from './capture/platform-capture.js';
 import { OutcomeRenderer } from './outcome-renderer.js';
 import { LeaseKeeper } from './lease-keeper.service.js';
@@ -16,12 +19,16 @@ import { RetentionSweeper } from './retention-sweeper.service.js';
 import { VisibleRequests } from './visible-requests.service.js';
 import { FileResultStore } from './result-store/file-result-store.js';
 
+/** The HTTP servers `bgrs` is already taken out of queries on (a testing module may create several apps). */
+const appsSeen = new WeakSet<object>();
+
 /**
  * Lets any route marked `@BackgroundCapable()` run in the background on `?bgrs=yes`, and serves the lookup
  * endpoints. Import it once with `forRoot()` or `forRootAsync()`; it is global, so `ProgressReporter` can be
  * injected anywhere.
  */
 @Module({
+  imports: [DiscoveryModule],
   providers: [
     {
       provide: BGRS_OPTIONS,
@@ -33,7 +40,9 @@ import { FileResultStore } from './result-store/file-result-store.js';
       inject: [BGRS_OPTIONS],
       useFactory: (options: ResolvedBgrsOptions) => new FileResultStore(options.resultDir),
     },
-    { provide: APP_INTERCEPTOR, useClass: BgrsInterceptor },
+    BgrsInterceptor,
+    BgrsRoutesExplorer,
+    BgrsLocation,
     BgrsRequestRepository,
     BgrsRecordPresenter,
     BgrsRunner,
@@ -47,4 +56,38 @@ import { FileResultStore } from './result-store/file-result-store.js';
   ],
   exports: [ProgressReporter, BGRS_RESULT_STORE],
 })
-export class BgrsModule extends ConfigurableBgrsModule {}
+export class BgrsModule extends ConfigurableBgrsModule implements NestModule {
+  constructor(
+    private readonly routes: BgrsRoutesExplorer,
+    private readonly interceptor: BgrsInterceptor,
+    private readonly config: ApplicationConfig,
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly platform: PlatformCapture,
+  ) {
+    super();
+  }
+
+  /**
+   * Nest calls this while it sets the app up, right before it registers the routes, which is when it reads their
+   * handlers and the global interceptors; no public hook comes later. So the capable handlers are held at their
+   * door here, and the module's interceptor goes first among the global ones, wherever and in whatever order the
+   * host registered its own (`APP_INTERCEPTOR` in any module, `app.useGlobalInterceptors()`): they then shape the
+   * background result as they shape a foreground answer, and never the early answer.
+   */
+  configure(): void {
+    this.routes.holdCapableRoutes();
+    const interceptors = this.config.getGlobalInterceptors();
+    const index = interceptors.indexOf(this.interceptor);
+    if (index !== 0) {
+      if (index > 0) {
+        interceptors.splice(index, 1);
+      }
+      interceptors.unshift(this.interceptor);
+    }
+    const app = this.adapterHost.httpAdapter.getInstance();
+    if (!appsSeen.has(app)) {
+      appsSeen.add(app);
+      this.platform.get().beforeRouting(app, takeBgrsParameter);
+    }
+  }
+}

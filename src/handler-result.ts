@@ -1,4 +1,4 @@
-import { EMPTY, Observable, of, throwError, type Subscription } from 'rxjs';
+import { EMPTY, from, Observable, of, switchMap, throwError, type Subscription } from 'rxjs';
 
 /** What the outcome of a cancelled handler reads as. */
 export class HandlerCancelledError extends Error {
@@ -20,6 +20,8 @@ export class HandlerResult {
   private markSettled!: () => void;
   /** Resolves when the observable has completed or failed, or was cancelled. */
   readonly settled = new Promise<void>((resolve) => (this.markSettled = resolve));
+  private markHandedOver!: () => void;
+  private readonly handedOver = new Promise<void>((resolve) => (this.markHandedOver = resolve));
 
   constructor(source: Observable<unknown>) {
     this.subscription = source.subscribe({
@@ -49,6 +51,23 @@ export class HandlerResult {
     this.subscription.unsubscribe();
     this.error ??= { reason: new HandlerCancelledError() };
     this.markSettled();
+  }
+
+  /**
+   * The outcome for Nest to answer with, once `handOver()` is called: for the routes whose answer Nest builds
+   * itself (a redirect, a template, or none for `@Res()`), and whose errors its exception filters render.
+   */
+  handedOverToNest(): Observable<unknown> {
+    return from(this.handedOver).pipe(switchMap(() => this.toObservable()));
+  }
+
+  /** Lets `handedOverToNest()` deliver the outcome; a cancelled run delivers no value, so nothing is rendered. */
+  handOver(): void {
+    if (this.error?.reason instanceof HandlerCancelledError) {
+      this.error = undefined;
+      this.hasValue = false;
+    }
+    this.markHandedOver();
   }
 
   /** The settled outcome as an observable again, for a request that stays in the foreground after all. */

@@ -1,6 +1,4 @@
 import { Injectable, StreamableFile, type ExecutionContext } from '@nestjs/common';
-import { RESPONSE_PASSTHROUGH_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
-import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum.js';
 import { ExternalContextCreator, HttpAdapterHost, ModulesContainer } from '@nestjs/core';
 import type { ExceptionsHandler } from '@nestjs/core/exceptions/exceptions-handler.js';
 import { RouterExceptionFilters } from '@nestjs/core/router/router-exception-filters.js';
@@ -31,18 +29,6 @@ export class OutcomeRenderer {
     private readonly externalContextCreator: ExternalContextCreator,
     private readonly modules: ModulesContainer,
   ) {}
-
-  /** Whether the handler answers by itself through `@Res()` (without passthrough), as Nest decides it. */
-  handlesResponse(context: ExecutionContext): boolean {
-    const controller = context.getClass();
-    const method = context.getHandler().name;
-    const args: Record<string, unknown> = Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, method) ?? {};
-    const injectsResponse = Object.keys(args).some((key) => {
-      const type = Number(key.split(':')[0]);
-      return type === RouteParamtypes.RESPONSE || type === RouteParamtypes.NEXT;
-    });
-    return injectsResponse && !Reflect.getMetadata(RESPONSE_PASSTHROUGH_METADATA, controller, method);
-  }
 
   async renderValue(value: unknown, response: unknown, recorder: ResponseRecorder): Promise<void> {
     const body = isStreamingBody(value) ? await this.toStreamableFile(value, recorder) : value;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { readBgrsTrigger } from '../src/bgrs-trigger.js';
+import { bgrsParameterOf, readBgrsTrigger, takeBgrsParameter } from '../src/bgrs-trigger.js';
 
 describe('readBgrsTrigger', () => {
   const cases: Array<{
@@ -25,7 +25,8 @@ describe('readBgrsTrigger', () => {
   ];
   for (const { query, prefer, background, preferAsync } of cases) {
     it(`bgrs=${JSON.stringify(query.bgrs)} Prefer=${JSON.stringify(prefer)} → background ${background}`, () => {
-      assert.deepEqual(readBgrsTrigger(query, prefer), { background, preferAsync });
+      const explicit = background && query.bgrs !== undefined;
+      assert.deepEqual(readBgrsTrigger(query, prefer), { background, preferAsync, explicit });
     });
   }
 
@@ -38,4 +39,37 @@ describe('readBgrsTrigger', () => {
       );
     });
   }
+});
+
+describe('takeBgrsParameter', () => {
+  it('takes bgrs out of the query and keeps it aside, leaving the other parameters and the URL', () => {
+    const request = { url: '/r?year=2024&bgrs=yes', query: { year: '2024', bgrs: 'yes' } };
+    takeBgrsParameter(request);
+    assert.deepEqual({ ...request.query }, { year: '2024' });
+    assert.deepEqual(bgrsParameterOf(request), { bgrs: 'yes' });
+    assert.equal(request.url, '/r?year=2024&bgrs=yes');
+  });
+
+  it('shadows a query getter that parses anew on each read (Express 5), keeping the parser prototype', () => {
+    const request = Object.create({
+      get query() {
+        return Object.assign(Object.create(null), { bgrs: 'no', page: '2' });
+      },
+    });
+    request.url = '/r?bgrs=no&page=2';
+    takeBgrsParameter(request);
+    assert.deepEqual({ ...request.query }, { page: '2' });
+    assert.equal(Object.getPrototypeOf(request.query), null);
+    assert.deepEqual(bgrsParameterOf(request), { bgrs: 'no' });
+  });
+
+  it('finds a percent-encoded name, and leaves requests without bgrs untouched', () => {
+    const encoded = { url: '/r?%62grs=1', query: { bgrs: '1' } };
+    takeBgrsParameter(encoded);
+    assert.deepEqual(bgrsParameterOf(encoded), { bgrs: '1' });
+    const plain = { url: '/r?year=2024', query: { year: '2024' } };
+    takeBgrsParameter(plain);
+    assert.equal(bgrsParameterOf(plain), undefined);
+    assert.deepEqual(plain.query, { year: '2024' });
+  });
 });

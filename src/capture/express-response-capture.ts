@@ -10,6 +10,16 @@ import { ResponseRecorder, takeSnapshot, type ResponseSnapshot } from './respons
  * runs unchanged (charset, Content-Length, ETag, 204 handling), producing exactly the foreground bytes.
  */
 export class ExpressResponseCapture implements ResponseCapture {
+  beforeRouting(
+    app: { use(handler: (req: unknown, res: unknown, next: () => void) => void): void },
+    hook: (request: unknown) => void,
+  ): void {
+    app.use((req, _res, next) => {
+      hook(req);
+      next();
+    });
+  }
+
   snapshot(response: ServerResponse, routeHeaders: string[]): ResponseSnapshot {
     return takeSnapshot(response.statusCode, routeHeaders, (name) => response.getHeader(name));
   }

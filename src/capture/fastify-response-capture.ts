@@ -26,6 +26,17 @@ interface FastifyReplyLike {
  * response, write into the recorder, so `reply.send()` runs its own serialization and yields the foreground bytes.
  */
 export class FastifyResponseCapture implements ResponseCapture {
+  /** An `onRequest` hook: Fastify has parsed the query into `request.query` by then, and routes see that object. */
+  beforeRouting(
+    app: { addHook(name: 'onRequest', hook: (request: unknown, reply: unknown, done: () => void) => void): void },
+    hook: (request: unknown) => void,
+  ): void {
+    app.addHook('onRequest', (request, _reply, done) => {
+      hook(request);
+      done();
+    });
+  }
+
   snapshot(reply: FastifyReplyLike, routeHeaders: string[]): ResponseSnapshot {
     return takeSnapshot(reply.statusCode, routeHeaders, (name) => reply.getHeader(name));
   }

@@ -6,6 +6,8 @@ import type { ResponseRecorder, ResponseSnapshot } from './response-recorder.js'
  * keep their response state differently, so each has its own implementation.
  */
 export interface ResponseCapture {
+  /** Runs `hook` on every request before routing, with the request object that guards and handlers get. */
+  beforeRouting(app: unknown, hook: (request: any) => void): void;
   /** The status and the route's own headers (`@HttpCode`, `@Header`), already on the response at intercept time. */
   snapshot(response: unknown, routeHeaders: string[]): ResponseSnapshot;
   /** Turns the response into the early answer: status 202, the route's headers removed, `headers` added. */

@@ -47,6 +47,7 @@ export class ResponseRecorder {
   statusCode: number;
   headersSent = false;
   ended = false;
+  private closed = false;
   private readonly headers = new Map<string, { name: string; value: HeaderValue }>();
   private markEnded!: () => void;
   /** Resolves once the whole body has been handed to the store; rejects if the store fails. */
@@ -62,6 +63,8 @@ export class ResponseRecorder {
       this.markEnded = resolve;
       body.once('error', reject);
     });
+    // A stopped run no longer awaits it, and its failure is the run's, not the process's.
+    this.done.catch(() => undefined);
     this.statusCode = snapshot.statusCode;
     for (const [name, value] of Object.entries(snapshot.headers)) {
       this.setHeader(name, value);
@@ -134,8 +137,21 @@ export class ResponseRecorder {
     this.headersSent = true;
   }
 
+  /**
+   * Drops whatever is still written: the run was stopped and its store writer discarded, but the handler (or Nest)
+   * may go on writing to the response it holds.
+   */
+  close(): void {
+    this.closed = true;
+    this.ended = true;
+    this.markEnded();
+  }
+
   write(chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
     this.headersSent = true;
+    if (this.closed) {
+      return true;
+    }
     const done = typeof encoding === 'function' ? encoding : callback;
     const bytes =
       typeof chunk === 'string'
