@@ -1,4 +1,5 @@
-import { applyDecorators } from '@nestjs/common';
+import { applyDecorators, RequestMethod } from '@nestjs/common';
+import { HTTP_CODE_METADATA, METHOD_METADATA } from '@nestjs/common/constants.js';
 import { createRequire } from 'node:module';
 import { BGRS_NO_VALUES, BGRS_STATUS_NAMES, BGRS_YES_VALUES } from './bgrs.constants.js';
 import { RID_PATTERN } from './rid.js';
@@ -46,8 +47,59 @@ function documented(decorators: (swagger: Swagger) => Array<ClassDecorator | Met
   return swagger ? (applyDecorators(...decorators(swagger)) as AnyDecorator) : () => undefined;
 }
 
+/** Where `@nestjs/swagger` keeps a route's documented responses (its `DECORATORS.API_RESPONSE`). */
+const API_RESPONSE_METADATA = 'swagger/apiResponse';
+
+/** The status Nest answers a route with: its `@HttpCode`, else 201 for POST and 200 otherwise. */
+function routeStatusOf(handler: Function): number {
+  return (
+    Reflect.getMetadata(HTTP_CODE_METADATA, handler) ??
+    (Reflect.getMetadata(METHOD_METADATA, handler) === RequestMethod.POST ? 201 : 200)
+  );
+}
+
+/**
+ * `@nestjs/swagger` documents a route's own answer (200, 201, its `@HttpCode`) only when no response is documented
+ * on the method, so the 202 of a method-level `@BackgroundCapable()` would hide it. The route's own answer is kept
+ * in the method's responses, read when the document is built: `@Get()`, `@Post()` or `@HttpCode()` may be applied
+ * after this decorator.
+ */
+function keepRouteResponse(handler: Function): void {
+  const responses: Record<string, unknown> = Reflect.getMetadata(API_RESPONSE_METADATA, handler) ?? {};
+  const routeKey = (target: object) => {
+    const key = String(routeStatusOf(handler));
+    return key in target ? undefined : key;
+  };
+  const routeResponse = { value: { description: '' }, enumerable: true, configurable: true, writable: true };
+  Reflect.defineMetadata(
+    API_RESPONSE_METADATA,
+    new Proxy(responses, {
+      ownKeys: (target) => {
+        const key = routeKey(target);
+        return key ? [key, ...Reflect.ownKeys(target)] : Reflect.ownKeys(target);
+      },
+      getOwnPropertyDescriptor: (target, key) =>
+        key === routeKey(target) ? routeResponse : Reflect.getOwnPropertyDescriptor(target, key),
+      get: (target, key) => (key === routeKey(target) ? routeResponse.value : Reflect.get(target, key)),
+      has: (target, key) => key === routeKey(target) || Reflect.has(target, key),
+    }),
+    handler,
+  );
+}
+
 /** Documents the `bgrs` query parameter, the `Prefer` header and the early `202` answer of a capable route. */
 export function ApiBackgroundCapable(): AnyDecorator {
+  const documentation = documentBackgroundCapable();
+  return ((target: object, key?: string | symbol, descriptor?: PropertyDescriptor) => {
+    const documentsOwnAnswer = descriptor && swagger && !Reflect.hasMetadata(API_RESPONSE_METADATA, descriptor.value);
+    documentation(target, key!, descriptor!);
+    if (documentsOwnAnswer) {
+      keepRouteResponse(descriptor.value);
+    }
+  }) as AnyDecorator;
+}
+
+function documentBackgroundCapable(): AnyDecorator {
   return documented(({ ApiHeader, ApiQuery, ApiResponse }) => [
     ApiQuery({
       name: 'bgrs',

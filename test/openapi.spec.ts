@@ -7,7 +7,7 @@
  * field names of SPEC §4. (That the library works without `@nestjs/swagger` is test/package.spec.ts.)
  */
 import 'reflect-metadata';
-import { Controller, Get, Post } from '@nestjs/common';
+import { Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import assert from 'node:assert/strict';
 import { RECORD_FIELDS } from './support/http.js';
@@ -33,7 +33,32 @@ class ReportsController {
   plain() {
     return { report: 'plain' };
   }
+
+  @Post('runs')
+  @BackgroundCapable()
+  run() {
+    return { run: 'started' };
+  }
+
+  @BackgroundCapable()
+  @Get('accepted')
+  @HttpCode(202)
+  accepted() {
+    return { accepted: true };
+  }
 }
+
+/** A base CRUD controller: its routes are inherited by a capable controller. */
+abstract class CrudController {
+  @Get()
+  findAll() {
+    return [];
+  }
+}
+
+@Controller('items')
+@BackgroundCapable()
+class ItemsController extends CrudController {}
 
 @Controller('exports')
 @BackgroundCapable()
@@ -115,7 +140,7 @@ describe('OpenAPI with @nestjs/swagger', () => {
   let document: OpenAPIObject;
 
   before(async () => {
-    testApp = await startTestApp({ controllers: [ReportsController, ExportsController] });
+    testApp = await startTestApp({ controllers: [ReportsController, ExportsController, ItemsController] });
     document = SwaggerModule.createDocument(testApp.app, new DocumentBuilder().build());
   });
 
@@ -125,6 +150,23 @@ describe('OpenAPI with @nestjs/swagger', () => {
 
   it('a method-level @BackgroundCapable() route documents bgrs, Prefer and the 202 answer', () => {
     assertDocumentsBackground(document, 'get', '/reports/slow');
+  });
+
+  it("a method-level @BackgroundCapable() route keeps documenting its own answer (200, 201, its @HttpCode)", () => {
+    for (const [method, path, status] of [
+      ['get', '/reports/slow', '200'],
+      ['post', '/reports/runs', '201'],
+      ['get', '/reports/accepted', '202'],
+    ]) {
+      const { responses } = operationOf(document, method, path);
+      assert.ok(responses?.[status], `${method} ${path}: no ${status} in ${JSON.stringify(Object.keys(responses))}`);
+      assertDocumentsBackground(document, method, path);
+    }
+  });
+
+  it('routes inherited by a class-level @BackgroundCapable() controller document them, and their own answer', () => {
+    assertDocumentsBackground(document, 'get', '/items');
+    assert.ok(operationOf(document, 'get', '/items').responses?.['200']);
   });
 
   it('every route of a class-level @BackgroundCapable() controller documents them', () => {

@@ -88,6 +88,12 @@ export class FastifyResponseCapture implements ResponseCapture {
       getHeader: { configurable: true, value: (name: string) => recorder.getHeader(name) },
       getHeaders: { configurable: true, value: () => ({ ...recorder.getHeaders() }) },
       hasHeader: { configurable: true, value: (name: string) => recorder.hasHeader(name) },
+      // A reply is a thenable that settles once its response is over: Nest's route handler returns it, and Fastify
+      // would send an empty answer in place of one a handler writes later (`@Res()`) if it settled at once.
+      then: {
+        configurable: true,
+        value: (fulfilled: () => void, rejected?: (error: unknown) => void) => recorder.done.then(fulfilled, rejected),
+      },
     });
     return recorder;
   }

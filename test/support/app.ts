@@ -1,5 +1,13 @@
 import 'reflect-metadata';
-import type { DynamicModule, ForwardReference, INestApplication, LogLevel, Provider, Type } from '@nestjs/common';
+import type {
+  DynamicModule,
+  ForwardReference,
+  INestApplication,
+  LoggerService,
+  LogLevel,
+  Provider,
+  Type,
+} from '@nestjs/common';
 import type { AbstractHttpAdapter } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
@@ -52,6 +60,12 @@ export interface TestAppOptions {
   typeormLogger?: TypeOrmLogger;
   /** The HTTP platform; Express unless told. */
   adapter?: TestAdapter;
+  /** Modules imported before `BgrsModule` (after `TypeOrmModule`), in this order. */
+  importsBefore?: ModuleImport[];
+  /** Replaces Nest's logger, e.g. a quiet `KeepingLogger` where a test causes errors on purpose. */
+  logger?: LoggerService;
+  /** Called before the app listens, as a host's `main.ts` would: global prefix, versioning, pipes, interceptors. */
+  configure?: (app: INestApplication) => void;
 }
 
 export interface TestApp {
@@ -94,13 +108,15 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
           migrationsRun: true,
           ...(options.typeormLogger ? { logger: options.typeormLogger, logging: true } : {}),
         }),
+        ...(options.importsBefore ?? []),
         BgrsModule.forRoot({ resultDir, progressIntervalMs: 50, ...options.bgrs }),
         ...(options.imports ?? []),
       ],
       controllers: options.controllers ?? [],
       providers: options.providers ?? [],
     }).compile();
-    app = moduleRef.createNestApplication(adapter.create(), { logger: LOG_LEVELS });
+    app = moduleRef.createNestApplication(adapter.create(), { logger: options.logger ?? LOG_LEVELS });
+    options.configure?.(app);
     // Fastify is ready once listening, so both platforms are reached the same way: real HTTP on a real port.
     await app.listen(0, '127.0.0.1');
     const { port } = app.getHttpServer().address() as AddressInfo;
