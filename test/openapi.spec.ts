@@ -152,7 +152,7 @@ describe('OpenAPI with @nestjs/swagger', () => {
     assertDocumentsBackground(document, 'get', '/reports/slow');
   });
 
-  it("a method-level @BackgroundCapable() route keeps documenting its own answer (200, 201, its @HttpCode)", () => {
+  it('a method-level @BackgroundCapable() route keeps documenting its own answer (200, 201, its @HttpCode)', () => {
     for (const [method, path, status] of [
       ['get', '/reports/slow', '200'],
       ['post', '/reports/runs', '201'],
