@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource, In, LessThan, MoreThan, Not, type EntityManager, type Repository } from 'typeorm';
+import { DataSource, In, IsNull, LessThan, MoreThan, Not, type EntityManager, type Repository } from 'typeorm';
 import {
   BGRS_CONTENT_TYPE_MAX_LENGTH,
   BGRS_DATA_SOURCE,
@@ -8,9 +8,11 @@ import {
   BGRS_RUNNING_STATUSES,
   BgrsStatusId,
 } from './bgrs.constants.js';
+import type { BgrsCallerId } from './caller-id.js';
 import { BgrsDetail } from './entities/bgrs-detail.entity.js';
 import { BgrsInstance } from './entities/bgrs-instance.entity.js';
 import { BgrsLease } from './entities/bgrs-lease.entity.js';
+import { BgrsOwner } from './entities/bgrs-owner.entity.js';
 import { BgrsRequest } from './entities/bgrs-request.entity.js';
 import { BgrsStatus } from './entities/bgrs-status.entity.js';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
@@ -28,6 +30,11 @@ function rowsOf(rows: unknown[], columns: number): string {
     .join(', ');
 }
 
+/** A text caller id as `bgrs_owners.owner` keeps it; bytes, so that no connection charset converts it. */
+function ownerBytes(owner: string): Buffer {
+  return Buffer.from(owner, 'utf8');
+}
+
 /** DATETIME keeps whole seconds; MySQL would round the milliseconds rather than drop them. */
 function toSecond(date: Date): Date {
   return new Date(Math.floor(date.getTime() / 1000) * 1000);
@@ -35,7 +42,8 @@ function toSecond(date: Date): Date {
 
 export interface NewBgrsRequest {
   rid: string;
-  userId: number | null;
+  /** The caller: a number goes to `user_id`, any other id to `bgrs_owners` (see `toCallerId`). */
+  userId: BgrsCallerId | null;
   name: string;
   statusId: BgrsStatusId.Processing | BgrsStatusId.Queued;
   createdAt: Date;
@@ -82,6 +90,7 @@ export class BgrsRequestRepository {
   private readonly details: Repository<BgrsDetail>;
   private readonly instances: Repository<BgrsInstance>;
   private readonly leases: Repository<BgrsLease>;
+  private readonly owners: Repository<BgrsOwner>;
   /** The DATETIME columns the raw writes convert their dates for. */
   private readonly dateColumns: { createdDt: ColumnMetadata; finishedDt: ColumnMetadata };
   private readonly acceptances = new WriteBatcher<NewBgrsRequest>((requests) => this.insertMany(requests));
@@ -99,6 +108,7 @@ export class BgrsRequestRepository {
     this.details = dataSource.getRepository(BgrsDetail);
     this.instances = dataSource.getRepository(BgrsInstance);
     this.leases = dataSource.getRepository(BgrsLease);
+    this.owners = dataSource.getRepository(BgrsOwner);
     const columnOf = (property: string) => this.requests.metadata.findColumnWithPropertyName(property)!;
     this.dateColumns = { createdDt: columnOf('createdDt'), finishedDt: columnOf('finishedDt') };
   }
@@ -109,17 +119,20 @@ export class BgrsRequestRepository {
   }
 
   /**
-   * Concurrent acceptances share one transaction of two multi-row INSERTs, written as SQL: TypeORM's insert
-   * builder costs more CPU per row than the acceptance itself.
+   * Concurrent acceptances share one transaction of multi-row INSERTs, written as SQL: TypeORM's insert builder
+   * costs more CPU per row than the acceptance itself. Callers with ids other than numbers add a third INSERT.
    */
   private async insertMany(requests: NewBgrsRequest[]): Promise<void> {
     const { createdDt } = this.dateColumns;
+    const owners = requests.flatMap(({ rid, userId }) =>
+      typeof userId === 'string' ? [{ rid, owner: ownerBytes(userId) }] : [],
+    );
     await this.dataSource.transaction(async (manager) => {
       await manager.query(
         `INSERT INTO bgrs_requests (rid, user_id, name, status_id, created_dt, progress) VALUES ${rowsOf(requests, 6)}`,
         requests.flatMap((request) => [
           request.rid,
-          request.userId,
+          typeof request.userId === 'number' ? request.userId : null,
           request.name.slice(0, BGRS_NAME_MAX_LENGTH),
           request.statusId,
           this.dataSource.driver.preparePersistentValue(toSecond(request.createdAt), createdDt),
@@ -130,6 +143,12 @@ export class BgrsRequestRepository {
         `INSERT INTO bgrs_leases (rid, instance_id) VALUES ${rowsOf(requests, 2)}`,
         requests.flatMap((request) => [request.rid, request.instanceId]),
       );
+      if (owners.length > 0) {
+        await manager.query(
+          `INSERT INTO bgrs_owners (rid, owner) VALUES ${rowsOf(owners, 2)}`,
+          owners.flatMap(({ rid, owner }) => [rid, owner]),
+        );
+      }
     });
   }
 
@@ -295,17 +314,27 @@ export class BgrsRequestRepository {
     return this.details.find({ where: { rid }, order: { id: 'ASC' } });
   }
 
-  /** A user's requests, newest first, from before the request with id `beforeId` (keyset pagination). */
+  /** Whether `owner`, a text caller id, made the request `rid`. */
+  async isOwnedBy(rid: string, owner: string): Promise<boolean> {
+    return this.owners.exists({ where: { rid, owner: ownerBytes(owner) } });
+  }
+
+  /** A caller's requests, newest first, from before the request with id `beforeId` (keyset pagination). */
   findByUser(
-    userId: number,
+    userId: BgrsCallerId,
     page: { statusId?: BgrsStatusId; beforeId?: number; limit: number },
   ): Promise<BgrsRequest[]> {
+    const query = this.requests.createQueryBuilder('request').innerJoinAndSelect('request.state', 'state');
+    if (typeof userId === 'string') {
+      query.innerJoin(BgrsOwner, 'ownership', 'ownership.rid = request.rid AND ownership.owner = :owner', {
+        owner: ownerBytes(userId),
+      });
+    }
     // `limit`, not `take`: with a join, `take` makes TypeORM run a second, DISTINCT query first.
-    return this.requests
-      .createQueryBuilder('request')
-      .innerJoinAndSelect('request.state', 'state')
+    return query
       .where({
-        userId,
+        // A request of a text id has no user_id.
+        userId: typeof userId === 'number' ? userId : IsNull(),
         ...(page.statusId ? { statusId: page.statusId } : {}),
         ...(page.beforeId ? { id: LessThan(page.beforeId) } : {}),
       })

@@ -14,6 +14,7 @@ import { ExternalContextCreator, HttpAdapterHost, Reflector } from '@nestjs/core
 import { of, type Observable } from 'rxjs';
 import { BGRS_BACKGROUND_CAPABLE, BGRS_OPTIONS, BGRS_PATH } from './bgrs.constants.js';
 import { callerIdOf, type ResolvedBgrsOptions } from './bgrs-options.interface.js';
+import type { BgrsCallerId } from './caller-id.js';
 import { BgrsRequestRepository } from './bgrs-request.repository.js';
 import { BgrsRunner } from './bgrs-runner.js';
 import { readBgrsTrigger, type BgrsTrigger } from './bgrs-trigger.js';
@@ -72,7 +73,7 @@ export class BgrsInterceptor implements NestInterceptor {
     const userId = callerIdOf(this.options, request);
     if (this.options.ownerOnly && userId === null) {
       // Nobody could ever read such a request back.
-      throw new ForbiddenException('Background requests need a signed-in user with a numeric id here.');
+      throw new ForbiddenException('Background requests need a signed-in user here, with an id of at most 255 bytes.');
     }
     if (!this.runner.accepting) {
       throw this.unavailable(context, 'The server is shutting down; try again shortly.');
@@ -88,7 +89,7 @@ export class BgrsInterceptor implements NestInterceptor {
     context: ExecutionContext,
     next: CallHandler,
     trigger: BgrsTrigger,
-    userId: number | null,
+    userId: BgrsCallerId | null,
   ): Promise<Observable<unknown>> {
     const request = context.switchToHttp().getRequest();
     const response = context.switchToHttp().getResponse();
