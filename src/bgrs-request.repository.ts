@@ -101,7 +101,7 @@ export class BgrsRequestRepository {
       rids,
     );
   });
-  private readonly outcomes = new WriteBatcher<BgrsOutcomeRecord>((outcomes) => this.finishMany(outcomes));
+  private readonly outcomes = new WriteBatcher<BgrsOutcomeRecord, boolean>((outcomes) => this.finishMany(outcomes));
 
   constructor(@Inject(BGRS_DATA_SOURCE) private readonly dataSource: DataSource) {
     this.requests = dataSource.getRepository(BgrsRequest);
@@ -168,37 +168,64 @@ export class BgrsRequestRepository {
   }
 
   /**
-   * Records the outcome. It also overrides `failed`: a live instance cut off from the database may see its lease
-   * taken for dead, and its real outcome is the better answer. A cancellation stands.
+   * Records the outcome of a request that is still running; resolves to false when it had ended otherwise (failed by
+   * another instance that took this one's lease for lost, or cancelled). An end state is final: such an outcome
+   * changes nothing, and its writer gives its result up.
    */
-  finish(outcome: BgrsOutcomeRecord): Promise<void> {
+  finish(outcome: BgrsOutcomeRecord): Promise<boolean> {
     return this.outcomes.add(outcome);
   }
 
   /**
-   * Outcomes that end together are written by one statement, one log flush. The lease is given up later, by
-   * `releaseEndedLeases`: a lease on an ended request holds nothing, and a final write with no second statement
-   * and no transaction lands sooner.
+   * Outcomes that end together are written by one statement, one log flush, fenced to requests still running. The
+   * lease is given up later, by `releaseEndedLeases`: a lease on an ended request holds nothing, and a final write
+   * with no second statement and no transaction lands sooner. Only when fewer rows changed than outcomes were
+   * written are they read back: an outcome landed if its request is finished with its result, which is also what a
+   * retried write finds whose first try landed but lost its answer.
    */
-  private async finishMany(outcomes: BgrsOutcomeRecord[]): Promise<void> {
+  private async finishMany(outcomes: BgrsOutcomeRecord[]): Promise<boolean[]> {
     const byRid = (value: (outcome: BgrsOutcomeRecord) => unknown) =>
       outcomes.flatMap((outcome) => [outcome.rid, value(outcome)]);
     const cases = outcomes.map(() => 'WHEN ? THEN ?').join(' ');
     const { finishedDt } = this.dateColumns;
-    await this.dataSource.query(
+    const rids = outcomes.map((outcome) => outcome.rid);
+    const changed = await this.changedBy(
       `UPDATE bgrs_requests SET status_id = ${BgrsStatusId.Finished}, progress = ?, ` +
         `finished_dt = CASE rid ${cases} END, status = CASE rid ${cases} END, ` +
         `content_type = CASE rid ${cases} END, result = CASE rid ${cases} END ` +
-        `WHERE rid IN (${placeholders(outcomes.length)}) AND status_id <> ${BgrsStatusId.Cancelled}`,
+        `WHERE rid IN (${placeholders(outcomes.length)}) AND status_id IN (${BGRS_RUNNING_STATUSES.join(', ')})`,
       [
         '100.00',
         ...byRid((outcome) => this.dataSource.driver.preparePersistentValue(toSecond(outcome.finishedAt), finishedDt)),
         ...byRid((outcome) => outcome.httpStatus),
         ...byRid((outcome) => outcome.contentType?.slice(0, BGRS_CONTENT_TYPE_MAX_LENGTH) ?? null),
         ...byRid((outcome) => outcome.result),
-        ...outcomes.map((outcome) => outcome.rid),
+        ...rids,
       ],
     );
+    if (changed === outcomes.length) {
+      return outcomes.map(() => true);
+    }
+    const rows = await this.requests.find({
+      select: { rid: true, statusId: true, result: true },
+      where: { rid: In(rids) },
+    });
+    const stored = new Map(rows.map((row) => [row.rid, row]));
+    return outcomes.map((outcome) => {
+      const row = stored.get(outcome.rid);
+      return row?.statusId === BgrsStatusId.Finished && row.result === outcome.result;
+    });
+  }
+
+  /** Runs a write and answers how many rows it changed, as every driver reports it. */
+  private async changedBy(sql: string, parameters: unknown[]): Promise<number> {
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      const { affected } = await runner.query(sql, parameters, true);
+      return affected ?? 0;
+    } finally {
+      await runner.release();
+    }
   }
 
   /**
