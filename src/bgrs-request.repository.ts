@@ -257,16 +257,15 @@ export class BgrsRequestRepository {
     return this.end(rid, BgrsStatusId.Cancelled, reason);
   }
 
-  /** Which of `rids` have been cancelled, by any instance. */
-  async findCancelled(rids: string[]): Promise<string[]> {
+  /** Which of `rids` have ended, by any writer (a cancellation, another instance's reaper), and how. */
+  async findEnded(rids: string[]): Promise<Array<{ rid: string; statusId: BgrsStatusId }>> {
     if (rids.length === 0) {
       return [];
     }
-    const rows = await this.requests.find({
-      select: { rid: true },
-      where: { rid: In(rids), statusId: BgrsStatusId.Cancelled },
+    return this.requests.find({
+      select: { rid: true, statusId: true },
+      where: { rid: In(rids), statusId: In(BGRS_ENDED_STATUSES) },
     });
-    return rows.map((row) => row.rid);
   }
 
   async heartbeat(instanceId: string, expiresAt: number): Promise<void> {
