@@ -65,6 +65,9 @@ export interface NewBgrsDetail {
   details: string;
 }
 
+/** What a request's record says of its result. */
+export type BgrsResultState = Pick<BgrsRequest, 'rid' | 'statusId' | 'result'>;
+
 export interface ExpiredBgrsRequest {
   rid: string;
   result: string | null;
@@ -206,11 +209,7 @@ export class BgrsRequestRepository {
     if (changed === outcomes.length) {
       return outcomes.map(() => true);
     }
-    const rows = await this.requests.find({
-      select: { rid: true, statusId: true, result: true },
-      where: { rid: In(rids) },
-    });
-    const stored = new Map(rows.map((row) => [row.rid, row]));
+    const stored = new Map((await this.findResults(rids)).map((row) => [row.rid, row]));
     return outcomes.map((outcome) => {
       const row = stored.get(outcome.rid);
       return row?.statusId === BgrsStatusId.Finished && row.result === outcome.result;
@@ -309,6 +308,14 @@ export class BgrsRequestRepository {
       order: { id: 'ASC' },
       take: limit,
     });
+  }
+
+  /** The status and result of each of `rids` that has a record. */
+  async findResults(rids: string[]): Promise<BgrsResultState[]> {
+    if (rids.length === 0) {
+      return [];
+    }
+    return this.requests.find({ select: { rid: true, statusId: true, result: true }, where: { rid: In(rids) } });
   }
 
   /** Deletes requests; their details and leases go with them (foreign keys cascade). */
