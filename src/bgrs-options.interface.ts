@@ -1,10 +1,16 @@
 import type { CanActivate, Type } from '@nestjs/common';
+import { toCallerId, type BgrsCallerId } from './caller-id.js';
 
 /** Options of `BgrsModule.forRoot()`, or what the `useFactory` of `forRootAsync()` returns. */
 export interface BgrsModuleOptions {
   /** Folder the results are stored in (created when missing). Default `media`. */
   resultDir?: string;
-  /** The caller's numeric id for `user_id`; `null` when anonymous. Default `req => req.user?.id ?? null`. */
+  /**
+   * The caller's id; `null` or `undefined` when anonymous. Default `req => req.user?.id ?? null`. A whole number
+   * from 0 to 4294967295 (or such a number as a decimal string, `"7"`) is recorded as `user_id`; any other id (a
+   * UUID, a name, `"07"`) is kept exactly, up to 255 bytes of UTF-8, in the module's table `bgrs_owners`, with
+   * `user_id` NULL. Either kind lists its own requests and passes `ownerOnly`. A longer id counts as no caller.
+   */
   userId?: (request: any) => number | string | null | undefined;
   /** Time zone of the dates in the lookup answers: `Z` (UTC) or an offset such as `+02:00`. Default `Z`. */
   timezone?: string;
@@ -33,7 +39,10 @@ export interface BgrsModuleOptions {
   retentionDays?: number;
   /** How often the retention sweep runs (ms). Default 3600000 (hourly). */
   retentionSweepMs?: number;
-  /** Only the user who made a request may look it up (others get `404`). Default false. */
+  /**
+   * Only the user who made a request may look it up (others get `404`). A caller with no id (see `userId`) cannot
+   * submit then: `403`. Default false.
+   */
   ownerOnly?: boolean;
 }
 
@@ -48,12 +57,9 @@ export interface BgrsModuleExtras {
 /** The options with their defaults filled in, as the module's providers see them. */
 export type ResolvedBgrsOptions = Required<BgrsModuleOptions>;
 
-const MAX_USER_ID = 0xffffffff;
-
-/** The caller's id as `user_id` holds it (INT UNSIGNED), or null. */
-export function callerIdOf(options: ResolvedBgrsOptions, request: unknown): number | null {
-  const id = Number(options.userId(request) ?? Number.NaN);
-  return Number.isInteger(id) && id >= 0 && id <= MAX_USER_ID ? id : null;
+/** The caller of a request as the tables keep it (see `toCallerId`), or null for none. */
+export function callerIdOf(options: ResolvedBgrsOptions, request: unknown): BgrsCallerId | null {
+  return toCallerId(options.userId(request));
 }
 
 export function resolveBgrsOptions(options: BgrsModuleOptions): ResolvedBgrsOptions {

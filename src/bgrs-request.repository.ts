@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource, In, LessThan, MoreThan, Not, type EntityManager, type Repository } from 'typeorm';
+import { DataSource, In, IsNull, LessThan, MoreThan, Not, type EntityManager, type Repository } from 'typeorm';
 import {
   BGRS_CONTENT_TYPE_MAX_LENGTH,
   BGRS_DATA_SOURCE,
@@ -8,9 +8,11 @@ import {
   BGRS_RUNNING_STATUSES,
   BgrsStatusId,
 } from './bgrs.constants.js';
+import type { BgrsCallerId } from './caller-id.js';
 import { BgrsDetail } from './entities/bgrs-detail.entity.js';
 import { BgrsInstance } from './entities/bgrs-instance.entity.js';
 import { BgrsLease } from './entities/bgrs-lease.entity.js';
+import { BgrsOwner } from './entities/bgrs-owner.entity.js';
 import { BgrsRequest } from './entities/bgrs-request.entity.js';
 import { BgrsStatus } from './entities/bgrs-status.entity.js';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
@@ -28,6 +30,11 @@ function rowsOf(rows: unknown[], columns: number): string {
     .join(', ');
 }
 
+/** A text caller id as `bgrs_owners.owner` keeps it; bytes, so that no connection charset converts it. */
+function ownerBytes(owner: string): Buffer {
+  return Buffer.from(owner, 'utf8');
+}
+
 /** DATETIME keeps whole seconds; MySQL would round the milliseconds rather than drop them. */
 function toSecond(date: Date): Date {
   return new Date(Math.floor(date.getTime() / 1000) * 1000);
@@ -35,7 +42,8 @@ function toSecond(date: Date): Date {
 
 export interface NewBgrsRequest {
   rid: string;
-  userId: number | null;
+  /** The caller: a number goes to `user_id`, any other id to `bgrs_owners` (see `toCallerId`). */
+  userId: BgrsCallerId | null;
   name: string;
   statusId: BgrsStatusId.Processing | BgrsStatusId.Queued;
   createdAt: Date;
@@ -56,6 +64,9 @@ export interface NewBgrsDetail {
   at: Date;
   details: string;
 }
+
+/** What a request's record says of its result. */
+export type BgrsResultState = Pick<BgrsRequest, 'rid' | 'statusId' | 'result'>;
 
 export interface ExpiredBgrsRequest {
   rid: string;
@@ -82,6 +93,7 @@ export class BgrsRequestRepository {
   private readonly details: Repository<BgrsDetail>;
   private readonly instances: Repository<BgrsInstance>;
   private readonly leases: Repository<BgrsLease>;
+  private readonly owners: Repository<BgrsOwner>;
   /** The DATETIME columns the raw writes convert their dates for. */
   private readonly dateColumns: { createdDt: ColumnMetadata; finishedDt: ColumnMetadata };
   private readonly acceptances = new WriteBatcher<NewBgrsRequest>((requests) => this.insertMany(requests));
@@ -92,13 +104,14 @@ export class BgrsRequestRepository {
       rids,
     );
   });
-  private readonly outcomes = new WriteBatcher<BgrsOutcomeRecord>((outcomes) => this.finishMany(outcomes));
+  private readonly outcomes = new WriteBatcher<BgrsOutcomeRecord, boolean>((outcomes) => this.finishMany(outcomes));
 
   constructor(@Inject(BGRS_DATA_SOURCE) private readonly dataSource: DataSource) {
     this.requests = dataSource.getRepository(BgrsRequest);
     this.details = dataSource.getRepository(BgrsDetail);
     this.instances = dataSource.getRepository(BgrsInstance);
     this.leases = dataSource.getRepository(BgrsLease);
+    this.owners = dataSource.getRepository(BgrsOwner);
     const columnOf = (property: string) => this.requests.metadata.findColumnWithPropertyName(property)!;
     this.dateColumns = { createdDt: columnOf('createdDt'), finishedDt: columnOf('finishedDt') };
   }
@@ -109,17 +122,20 @@ export class BgrsRequestRepository {
   }
 
   /**
-   * Concurrent acceptances share one transaction of two multi-row INSERTs, written as SQL: TypeORM's insert
-   * builder costs more CPU per row than the acceptance itself.
+   * Concurrent acceptances share one transaction of multi-row INSERTs, written as SQL: TypeORM's insert builder
+   * costs more CPU per row than the acceptance itself. Callers with ids other than numbers add a third INSERT.
    */
   private async insertMany(requests: NewBgrsRequest[]): Promise<void> {
     const { createdDt } = this.dateColumns;
+    const owners = requests.flatMap(({ rid, userId }) =>
+      typeof userId === 'string' ? [{ rid, owner: ownerBytes(userId) }] : [],
+    );
     await this.dataSource.transaction(async (manager) => {
       await manager.query(
         `INSERT INTO bgrs_requests (rid, user_id, name, status_id, created_dt, progress) VALUES ${rowsOf(requests, 6)}`,
         requests.flatMap((request) => [
           request.rid,
-          request.userId,
+          typeof request.userId === 'number' ? request.userId : null,
           request.name.slice(0, BGRS_NAME_MAX_LENGTH),
           request.statusId,
           this.dataSource.driver.preparePersistentValue(toSecond(request.createdAt), createdDt),
@@ -130,6 +146,12 @@ export class BgrsRequestRepository {
         `INSERT INTO bgrs_leases (rid, instance_id) VALUES ${rowsOf(requests, 2)}`,
         requests.flatMap((request) => [request.rid, request.instanceId]),
       );
+      if (owners.length > 0) {
+        await manager.query(
+          `INSERT INTO bgrs_owners (rid, owner) VALUES ${rowsOf(owners, 2)}`,
+          owners.flatMap(({ rid, owner }) => [rid, owner]),
+        );
+      }
     });
   }
 
@@ -149,37 +171,60 @@ export class BgrsRequestRepository {
   }
 
   /**
-   * Records the outcome. It also overrides `failed`: a live instance cut off from the database may see its lease
-   * taken for dead, and its real outcome is the better answer. A cancellation stands.
+   * Records the outcome of a request that is still running; resolves to false when it had ended otherwise (failed by
+   * another instance that took this one's lease for lost, or cancelled). An end state is final: such an outcome
+   * changes nothing, and its writer gives its result up.
    */
-  finish(outcome: BgrsOutcomeRecord): Promise<void> {
+  finish(outcome: BgrsOutcomeRecord): Promise<boolean> {
     return this.outcomes.add(outcome);
   }
 
   /**
-   * Outcomes that end together are written by one statement, one log flush. The lease is given up later, by
-   * `releaseEndedLeases`: a lease on an ended request holds nothing, and a final write with no second statement
-   * and no transaction lands sooner.
+   * Outcomes that end together are written by one statement, one log flush, fenced to requests still running. The
+   * lease is given up later, by `releaseEndedLeases`: a lease on an ended request holds nothing, and a final write
+   * with no second statement and no transaction lands sooner. Only when fewer rows changed than outcomes were
+   * written are they read back: an outcome landed if its request is finished with its result, which is also what a
+   * retried write finds whose first try landed but lost its answer.
    */
-  private async finishMany(outcomes: BgrsOutcomeRecord[]): Promise<void> {
+  private async finishMany(outcomes: BgrsOutcomeRecord[]): Promise<boolean[]> {
     const byRid = (value: (outcome: BgrsOutcomeRecord) => unknown) =>
       outcomes.flatMap((outcome) => [outcome.rid, value(outcome)]);
     const cases = outcomes.map(() => 'WHEN ? THEN ?').join(' ');
     const { finishedDt } = this.dateColumns;
-    await this.dataSource.query(
+    const rids = outcomes.map((outcome) => outcome.rid);
+    const changed = await this.changedBy(
       `UPDATE bgrs_requests SET status_id = ${BgrsStatusId.Finished}, progress = ?, ` +
         `finished_dt = CASE rid ${cases} END, status = CASE rid ${cases} END, ` +
         `content_type = CASE rid ${cases} END, result = CASE rid ${cases} END ` +
-        `WHERE rid IN (${placeholders(outcomes.length)}) AND status_id <> ${BgrsStatusId.Cancelled}`,
+        `WHERE rid IN (${placeholders(outcomes.length)}) AND status_id IN (${BGRS_RUNNING_STATUSES.join(', ')})`,
       [
         '100.00',
         ...byRid((outcome) => this.dataSource.driver.preparePersistentValue(toSecond(outcome.finishedAt), finishedDt)),
         ...byRid((outcome) => outcome.httpStatus),
         ...byRid((outcome) => outcome.contentType?.slice(0, BGRS_CONTENT_TYPE_MAX_LENGTH) ?? null),
         ...byRid((outcome) => outcome.result),
-        ...outcomes.map((outcome) => outcome.rid),
+        ...rids,
       ],
     );
+    if (changed === outcomes.length) {
+      return outcomes.map(() => true);
+    }
+    const stored = new Map((await this.findResults(rids)).map((row) => [row.rid, row]));
+    return outcomes.map((outcome) => {
+      const row = stored.get(outcome.rid);
+      return row?.statusId === BgrsStatusId.Finished && row.result === outcome.result;
+    });
+  }
+
+  /** Runs a write and answers how many rows it changed, as every driver reports it. */
+  private async changedBy(sql: string, parameters: unknown[]): Promise<number> {
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      const { affected } = await runner.query(sql, parameters, true);
+      return affected ?? 0;
+    } finally {
+      await runner.release();
+    }
   }
 
   /**
@@ -211,16 +256,15 @@ export class BgrsRequestRepository {
     return this.end(rid, BgrsStatusId.Cancelled, reason);
   }
 
-  /** Which of `rids` have been cancelled, by any instance. */
-  async findCancelled(rids: string[]): Promise<string[]> {
+  /** Which of `rids` have ended, by any writer (a cancellation, another instance's reaper), and how. */
+  async findEnded(rids: string[]): Promise<Array<{ rid: string; statusId: BgrsStatusId }>> {
     if (rids.length === 0) {
       return [];
     }
-    const rows = await this.requests.find({
-      select: { rid: true },
-      where: { rid: In(rids), statusId: BgrsStatusId.Cancelled },
+    return this.requests.find({
+      select: { rid: true, statusId: true },
+      where: { rid: In(rids), statusId: In(BGRS_ENDED_STATUSES) },
     });
-    return rows.map((row) => row.rid);
   }
 
   async heartbeat(instanceId: string, expiresAt: number): Promise<void> {
@@ -266,6 +310,14 @@ export class BgrsRequestRepository {
     });
   }
 
+  /** The status and result of each of `rids` that has a record. */
+  async findResults(rids: string[]): Promise<BgrsResultState[]> {
+    if (rids.length === 0) {
+      return [];
+    }
+    return this.requests.find({ select: { rid: true, statusId: true, result: true }, where: { rid: In(rids) } });
+  }
+
   /** Deletes requests; their details and leases go with them (foreign keys cascade). */
   async deleteRequests(rids: string[]): Promise<void> {
     if (rids.length > 0) {
@@ -295,17 +347,27 @@ export class BgrsRequestRepository {
     return this.details.find({ where: { rid }, order: { id: 'ASC' } });
   }
 
-  /** A user's requests, newest first, from before the request with id `beforeId` (keyset pagination). */
+  /** Whether `owner`, a text caller id, made the request `rid`. */
+  async isOwnedBy(rid: string, owner: string): Promise<boolean> {
+    return this.owners.exists({ where: { rid, owner: ownerBytes(owner) } });
+  }
+
+  /** A caller's requests, newest first, from before the request with id `beforeId` (keyset pagination). */
   findByUser(
-    userId: number,
+    userId: BgrsCallerId,
     page: { statusId?: BgrsStatusId; beforeId?: number; limit: number },
   ): Promise<BgrsRequest[]> {
+    const query = this.requests.createQueryBuilder('request').innerJoinAndSelect('request.state', 'state');
+    if (typeof userId === 'string') {
+      query.innerJoin(BgrsOwner, 'ownership', 'ownership.rid = request.rid AND ownership.owner = :owner', {
+        owner: ownerBytes(userId),
+      });
+    }
     // `limit`, not `take`: with a join, `take` makes TypeORM run a second, DISTINCT query first.
-    return this.requests
-      .createQueryBuilder('request')
-      .innerJoinAndSelect('request.state', 'state')
+    return query
       .where({
-        userId,
+        // A request of a text id has no user_id.
+        userId: typeof userId === 'number' ? userId : IsNull(),
         ...(page.statusId ? { statusId: page.statusId } : {}),
         ...(page.beforeId ? { id: LessThan(page.beforeId) } : {}),
       })

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type ExecutionContext } from '@nestjs/common';
-import { BGRS_OPTIONS, BGRS_RESULT_STORE, BgrsStatusId } from './bgrs.constants.js';
+import { BGRS_OPTIONS, BGRS_RESULT_STORE, BGRS_STATUS_NAMES, BgrsStatusId } from './bgrs.constants.js';
 import type { ResolvedBgrsOptions } from './bgrs-options.interface.js';
 import { BgrsRequestRepository } from './bgrs-request.repository.js';
 import type { BackgroundRun } from './background-run.js';
@@ -28,16 +28,27 @@ export interface RunTicket {
   readonly status: BgrsStatusId.Processing | BgrsStatusId.Queued;
 }
 
+/** Why a request is stopped before its end: a client cancelled it, the app shuts down, or it ended elsewhere. */
+type StopReason = 'cancelled' | 'shutdown' | 'ended';
+
 interface Ticket extends RunTicket {
   accepted?: AcceptedRequest;
   /** Holds a run slot: it runs as soon as it is accepted. */
   hasSlot: boolean;
   running?: Promise<void>;
+  /** Its handler is done and its result stored: only the final write is left. */
+  resultStored?: boolean;
   /** Why it was stopped before its end, if it was. */
-  stopReason?: 'cancelled' | 'shutdown';
+  stopReason?: StopReason;
 }
 
 const INTERRUPTED = 'interrupted by shutdown';
+/** What a stopped handler's `signal` aborts with. */
+const STOP_MESSAGES: Record<StopReason, string> = {
+  cancelled: 'cancelled',
+  shutdown: INTERRUPTED,
+  ended: 'the request has ended elsewhere',
+};
 
 /** Rejects once `signal` aborts (at once if it has): a stopped run gives up its outcome. */
 function stoppedBy(signal: AbortSignal): Promise<never> {
@@ -145,6 +156,28 @@ export class BgrsRunner {
   }
 
   /**
+   * Stops a request held here that another writer has ended (status `statusId`): a cancellation, or a peer's
+   * reaper that failed it while this instance was cut off from the database for longer than its lease. An end state
+   * is final, so its handler is aborted, its output dropped, and nothing is written. A request whose result is
+   * stored already is left to its final write, which finds the end and gives the result up by itself.
+   */
+  stopEnded(rid: string, statusId: BgrsStatusId): void {
+    const ticket = this.tickets.get(rid);
+    if (!ticket || ticket.resultStored) {
+      return;
+    }
+    if (statusId === BgrsStatusId.Cancelled) {
+      this.stop(ticket, 'cancelled');
+      return;
+    }
+    this.logger.warn(
+      `${rid}: stopped here: the request was ${BGRS_STATUS_NAMES[statusId]} elsewhere ` +
+        "(this instance's lease on it had run out); its end state stands and its output is dropped",
+    );
+    this.stop(ticket, 'ended');
+  }
+
+  /**
    * Shutdown: no new requests; queued ones fail at once, running ones get `shutdownGraceMs` to end, the rest are
    * stopped and fail as "interrupted by shutdown".
    */
@@ -160,12 +193,12 @@ export class BgrsRunner {
     this.lifetime.abort();
   }
 
-  private stop(ticket: Ticket, reason: 'cancelled' | 'shutdown'): void {
+  private stop(ticket: Ticket, reason: StopReason): void {
     if (!ticket.accepted || ticket.stopReason) {
       return;
     }
     ticket.stopReason = reason;
-    ticket.accepted.run.abortController.abort(new Error(reason === 'shutdown' ? INTERRUPTED : 'cancelled'));
+    ticket.accepted.run.abortController.abort(new Error(STOP_MESSAGES[reason]));
     if (ticket.running) {
       ticket.accepted.result.cancel();
     } else {
@@ -174,7 +207,7 @@ export class BgrsRunner {
   }
 
   /** Ends a request whose handler never ran. */
-  private async stopQueued(ticket: Ticket, reason: 'cancelled' | 'shutdown'): Promise<void> {
+  private async stopQueued(ticket: Ticket, reason: StopReason): Promise<void> {
     this.release(ticket);
     if (!ticket.accepted) {
       return;
@@ -232,9 +265,10 @@ export class BgrsRunner {
       await Promise.race([this.record(accepted, recorder), stoppedBy(run.signal)]);
       await run.progress.close();
       const location = await writer.commit(recorder.contentType, recorder.keptHeaders());
+      ticket.resultStored = true;
       // The handler is done: its slot goes to the next request while the final state is written.
       this.release(ticket);
-      await this.retry(run.rid, () =>
+      const landed = await this.retry(run.rid, () =>
         this.repository.finish({
           rid: run.rid,
           httpStatus: recorder!.statusCode,
@@ -243,6 +277,9 @@ export class BgrsRunner {
           finishedAt: new Date(),
         }),
       );
+      if (landed === false) {
+        await this.giveUp(run.rid, location);
+      }
     } catch (error) {
       // Whatever went wrong, the slot is given back and the record ends.
       this.release(ticket);
@@ -288,16 +325,36 @@ export class BgrsRunner {
     return recorder;
   }
 
-  /** The final write of a request stopped before its end. A cancellation was recorded by whoever cancelled it. */
-  private async writeEnd(rid: string, reason: 'cancelled' | 'shutdown'): Promise<void> {
+  /**
+   * The final write of a request stopped before its end. A cancellation was recorded by whoever cancelled it, and
+   * a request that ended elsewhere has its end state already.
+   */
+  private async writeEnd(rid: string, reason: StopReason): Promise<void> {
     if (reason === 'shutdown') {
       await this.retry(rid, () => this.repository.fail(rid, INTERRUPTED));
     }
   }
 
-  private retry(rid: string, write: () => Promise<unknown>): Promise<unknown> {
+  /** A stored result whose request had ended before its final write landed: an end state is final, so it goes. */
+  private async giveUp(rid: string, location: string): Promise<void> {
+    this.logger.warn(
+      `${rid}: result given up: the request had ended elsewhere before its final write landed ` +
+        '(this instance lost its lease on it, or it was cancelled); its end state stands',
+    );
+    await this.store.remove(location).catch((error: Error) => {
+      this.logger.warn(
+        `${rid}: given-up result ${location} not removed yet (the retention sweep will): ${error.message}`,
+      );
+    });
+  }
+
+  /** Runs a final write until it lands; undefined if it was lost at shutdown. */
+  private retry<T>(rid: string, write: () => Promise<T>): Promise<T | undefined> {
     return retryWithBackoff(write, this.lifetime.signal, (error, attempt) => {
       this.logger.warn(`${rid}: final state not written yet (attempt ${attempt}): ${error.message}`);
-    }).catch((error: Error) => this.logger.error(`${rid}: final state lost at shutdown: ${error.message}`));
+    }).catch((error: Error) => {
+      this.logger.error(`${rid}: final state lost at shutdown: ${error.message}`);
+      return undefined;
+    });
   }
 }

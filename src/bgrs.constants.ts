@@ -49,5 +49,9 @@ export const BGRS_RETRY_AFTER_SECONDS = 5;
 export const BGRS_NAME_MAX_LENGTH = 2048;
 export const BGRS_CONTENT_TYPE_MAX_LENGTH = 255;
 export const BGRS_RESULT_MAX_LENGTH = 255;
+/** The largest caller id `user_id` (INT UNSIGNED) holds; other ids are kept in `bgrs_owners`. */
+export const BGRS_USER_ID_MAX = 0xffffffff;
+/** `bgrs_owners.owner` (VARBINARY) holds ids of up to this many bytes of UTF-8. */
+export const BGRS_OWNER_MAX_BYTES = 255;
 /** TEXT holds 65,535 bytes; longer details are cut on a character boundary. */
 export const BGRS_DETAILS_MAX_BYTES = 65_535;

@@ -15,6 +15,7 @@ import { of, type Observable } from 'rxjs';
 import { BGRS_OPTIONS } from './bgrs.constants.js';
 import { BgrsLocation } from './bgrs-location.js';
 import { callerIdOf, type ResolvedBgrsOptions } from './bgrs-options.interface.js';
+import type { BgrsCallerId } from './caller-id.js';
 import { BgrsRequestRepository } from './bgrs-request.repository.js';
 import { BgrsRoutesExplorer, type BgrsRoute } from './bgrs-routes.explorer.js';
 import { BgrsRunner } from './bgrs-runner.js';
@@ -75,7 +76,7 @@ export class BgrsInterceptor implements NestInterceptor {
     const userId = callerIdOf(this.options, request);
     if (this.options.ownerOnly && userId === null) {
       // Nobody could ever read such a request back.
-      throw new ForbiddenException('Background requests need a signed-in user with a numeric id here.');
+      throw new ForbiddenException('Background requests need a signed-in user here, with an id of at most 255 bytes.');
     }
     if (!this.runner.accepting) {
       throw this.unavailable(context, 'The server is shutting down; try again shortly.');
@@ -92,7 +93,7 @@ export class BgrsInterceptor implements NestInterceptor {
     next: CallHandler,
     route: BgrsRoute,
     trigger: BgrsTrigger,
-    userId: number | null,
+    userId: BgrsCallerId | null,
   ): Promise<Observable<unknown>> {
     const request = context.switchToHttp().getRequest();
     const response = context.switchToHttp().getResponse();

@@ -3,14 +3,16 @@ export { BGRS_RESULT_STORE, BgrsStatusId } from './bgrs.constants.js';
 export { BgrsController } from './bgrs.controller.js';
 export { BgrsModule } from './bgrs.module.js';
 export type { BgrsModuleExtras, BgrsModuleOptions } from './bgrs-options.interface.js';
+export type { BgrsCallerId } from './caller-id.js';
 export type { BgrsDetailView, BgrsRequestView } from './bgrs-record.presenter.js';
-export { BgrsDetail, BgrsRequest, BgrsStatus, bgrsEntities } from './entities/index.js';
+export { BgrsDetail, BgrsOwner, BgrsRequest, BgrsStatus, bgrsEntities } from './entities/index.js';
 export { bgrsMigrations, CreateBgrsTables1764320000000 } from './migrations/index.js';
 export { ProgressReporter } from './progress-reporter.service.js';
 export type {
   BgrsResultHeaders,
   BgrsResultStore,
   BgrsResultWriter,
+  BgrsStoredEntry,
   BgrsStoredResult,
 } from './result-store/bgrs-result-store.interface.js';
 export { FileResultStore } from './result-store/file-result-store.js';

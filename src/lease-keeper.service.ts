@@ -16,8 +16,9 @@ const ABANDONED = 'failed: the instance running it stopped (its lease expired)';
 /**
  * Keeps this instance's leases alive and looks after the others', on a heartbeat every third of `leaseMs`:
  * renews its own lease, fails the requests of instances that stopped renewing theirs (also its own earlier life,
- * after a crash), stops the requests here that another instance cancelled, and gives up the leases (its own and
- * dead instances') on requests that have ended. On shutdown it lets the runner drain, then gives its leases up.
+ * after a crash), stops the requests here that have ended elsewhere (cancelled on another instance, or failed by a
+ * peer while this instance was cut off from the database for longer than its lease), and gives up the leases (its
+ * own and dead instances') on requests that have ended. On shutdown it lets the runner drain, then gives its leases up.
  */
 @Injectable()
 export class LeaseKeeper implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -61,8 +62,8 @@ export class LeaseKeeper implements OnApplicationBootstrap, BeforeApplicationShu
     const now = Date.now();
     try {
       await this.repository.heartbeat(this.runner.instanceId, now + this.options.leaseMs);
-      for (const rid of await this.repository.findCancelled(this.runner.rids)) {
-        this.runner.cancel(rid);
+      for (const { rid, statusId } of await this.repository.findEnded(this.runner.rids)) {
+        this.runner.stopEnded(rid, statusId);
       }
       for (const rid of await this.repository.findAbandoned(this.runner.instanceId, now)) {
         if (await this.repository.fail(rid, ABANDONED)) {

@@ -15,13 +15,21 @@ export class VisibleRequests {
   async find(rid: string, caller: unknown): Promise<BgrsRequest> {
     const request = await this.repository.findOne(rid);
     // The same 404 either way, so that existence does not leak.
-    if (!request || (this.options.ownerOnly && !this.isOwner(request, caller))) {
+    if (!request || (this.options.ownerOnly && !(await this.isOwner(request, caller)))) {
       throw new NotFoundException(`No background request ${rid}.`);
     }
     return request;
   }
 
-  private isOwner(request: BgrsRequest, caller: unknown): boolean {
-    return request.userId !== null && request.userId === callerIdOf(this.options, caller);
+  /** A numeric caller owns what its `user_id` names; any other id owns what `bgrs_owners` says it does. */
+  private async isOwner(request: BgrsRequest, caller: unknown): Promise<boolean> {
+    const id = callerIdOf(this.options, caller);
+    if (typeof id === 'number') {
+      return request.userId === id;
+    }
+    if (id === null || request.userId !== null) {
+      return false;
+    }
+    return this.repository.isOwnedBy(request.rid, id);
   }
 }

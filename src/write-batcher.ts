@@ -1,26 +1,26 @@
-interface Pending<T> {
+interface Pending<T, R> {
   item: T;
-  resolve: () => void;
+  resolve: (result: R) => void;
   reject: (error: unknown) => void;
 }
 
 /**
  * Groups writes that arrive while one is under way into the next one, so concurrent acceptances cost one
  * transaction (and one log flush) together instead of one each. A lone write goes out at once: there is no
- * waiting for company.
+ * waiting for company. A write may answer one result per item, in order (e.g. whether each landed).
  */
-export class WriteBatcher<T> {
-  private pending: Array<Pending<T>> = [];
+export class WriteBatcher<T, R = void> {
+  private pending: Array<Pending<T, R>> = [];
   private writing = false;
 
   constructor(
-    private readonly write: (items: T[]) => Promise<void>,
+    private readonly write: (items: T[]) => Promise<R[] | void>,
     private readonly maxBatch = 500,
   ) {}
 
-  /** Resolves once the write that took `item` has landed; rejects if it failed. */
-  add(item: T): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  /** Resolves to the item's result once the write that took it has landed; rejects if it failed. */
+  add(item: T): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
       this.pending.push({ item, resolve, reject });
       if (!this.writing) {
         void this.drain();
@@ -33,14 +33,18 @@ export class WriteBatcher<T> {
     while (this.pending.length > 0) {
       const batch = this.pending.splice(0, this.maxBatch);
       try {
-        await this.write(batch.map((entry) => entry.item));
-        batch.forEach((entry) => entry.resolve());
+        const results = await this.write(batch.map((entry) => entry.item));
+        batch.forEach((entry, index) => entry.resolve(results?.[index] as R));
       } catch (error) {
         if (batch.length === 1) {
           batch[0].reject(error);
         } else {
           // One bad item must not sink the others: each is tried on its own.
-          await Promise.all(batch.map((entry) => this.write([entry.item]).then(entry.resolve, entry.reject)));
+          await Promise.all(
+            batch.map((entry) =>
+              this.write([entry.item]).then((results) => entry.resolve(results?.[0] as R), entry.reject),
+            ),
+          );
         }
       }
     }

@@ -1,7 +1,8 @@
 /**
  * The grouped writes of `BgrsRequestRepository` on a real MariaDB: acceptances, starts and finishes that arrive
- * together are written by one statement each, so each row must still get its own values; and the leases of ended
- * requests are released in bulk, never those of requests that still run.
+ * together are written by one statement each, so each row must still get its own values; an end state is final, so
+ * a finish lands only on a request still running and says which did not; and the leases of ended requests are
+ * released in bulk, never those of requests that still run.
  */
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import { BgrsStatusId } from '../src/bgrs.constants.js';
 import { BgrsRequestRepository, type BgrsOutcomeRecord } from '../src/bgrs-request.repository.js';
 import { bgrsEntities, bgrsMigrations } from '../src/index.js';
 import { createRid } from '../src/rid.js';
+import { QueryLog } from './support/app.js';
 import { TestDatabase } from './support/database.js';
 
 const INSTANCE = createRid();
@@ -20,6 +22,7 @@ describe('BgrsRequestRepository (grouped writes, real MariaDB)', () => {
   let db: TestDatabase;
   let dataSource: DataSource;
   let repository: BgrsRequestRepository;
+  const queryLog = new QueryLog();
 
   /** Accepts `count` requests at once (they share one transaction), as `statusId`, leased by `instanceId`. */
   async function accept(
@@ -47,6 +50,8 @@ describe('BgrsRequestRepository (grouped writes, real MariaDB)', () => {
       entities: bgrsEntities,
       migrations: bgrsMigrations,
       migrationsRun: true,
+      logger: queryLog,
+      logging: true,
     });
     await dataSource.initialize();
     repository = new BgrsRequestRepository(dataSource);
@@ -92,7 +97,12 @@ describe('BgrsRequestRepository (grouped writes, real MariaDB)', () => {
       { rid: rids[3], httpStatus: 200, contentType: 'text/plain', result: 'media/d.txt' },
     ].map((outcome, i) => ({ ...outcome, finishedAt: new Date(Date.UTC(2026, 0, 1 + i, 12, 30, 15, 999)) }));
     // The first goes out alone; the others arrive while it is under way and share the next statement.
-    await Promise.all(outcomes.map((outcome) => repository.finish(outcome)));
+    assert.deepEqual(await Promise.all(outcomes.map((outcome) => repository.finish(outcome))), [
+      true,
+      true,
+      true,
+      false,
+    ]);
 
     for (const [i, outcome] of outcomes.slice(0, 3).entries()) {
       const row = await rowOf(outcome.rid);
@@ -107,6 +117,55 @@ describe('BgrsRequestRepository (grouped writes, real MariaDB)', () => {
     const cancelled = await rowOf(rids[3]);
     assert.equal(cancelled.status_id, BgrsStatusId.Cancelled);
     assert.equal(cancelled.result, null);
+  });
+
+  const outcomeOf = (rid: string, result = `media/${rid}.json`): BgrsOutcomeRecord => ({
+    rid,
+    httpStatus: 200,
+    contentType: 'application/json',
+    result,
+    finishedAt: new Date(),
+  });
+
+  it('an end state is final: a finish lands only on a request still running, and says which did not', async () => {
+    const rids = await accept(5, BgrsStatusId.Processing);
+    await repository.fail(rids[1], 'failed: the instance running it stopped (its lease expired)');
+    await repository.cancel(rids[2], 'cancelled by the client');
+    await repository.deleteRequests([rids[3]]);
+    const before = await Promise.all(rids.slice(1, 3).map(rowOf));
+
+    const landed = await Promise.all(rids.map((rid) => repository.finish(outcomeOf(rid))));
+    assert.deepEqual(landed, [true, false, false, false, true]);
+    for (const rid of [rids[0], rids[4]]) {
+      const row = await rowOf(rid);
+      assert.equal(row.status_id, BgrsStatusId.Finished);
+      assert.equal(row.result, `media/${rid}.json`);
+    }
+    // Status, result and finished time of the ended ones are what their end made them.
+    assert.deepEqual(await Promise.all(rids.slice(1, 3).map(rowOf)), before);
+    assert.equal((await rowOf(rids[1])).status_id, BgrsStatusId.Failed);
+    assert.equal((await rowOf(rids[1])).result, null);
+    assert.equal(await rowOf(rids[3]), undefined, 'a finish does not bring a deleted request back');
+  });
+
+  it('a retried finish whose first try landed finds its own outcome; another outcome for it does not land', async () => {
+    const [rid] = await accept(1, BgrsStatusId.Processing);
+    assert.equal(await repository.finish(outcomeOf(rid)), true);
+    assert.equal(await repository.finish(outcomeOf(rid)), true, 'the same outcome again: it is there');
+    assert.equal(await repository.finish(outcomeOf(rid, 'media/other.json')), false);
+    assert.equal((await rowOf(rid)).result, `media/${rid}.json`);
+  });
+
+  it('finishes that all land cost one statement per batch, with no read-back', async () => {
+    const rids = await accept(6, BgrsStatusId.Processing);
+    const from = queryLog.queries.length;
+    assert.deepEqual(
+      await Promise.all(rids.map((rid) => repository.finish(outcomeOf(rid)))),
+      rids.map(() => true),
+    );
+    const statements = queryLog.queries.slice(from).map(({ query }) => query.trim().split(/\s+/)[0].toUpperCase());
+    assert.ok(statements.length <= 2, `one UPDATE for the first, one for the rest: ${statements.join(', ')}`);
+    assert.deepEqual(new Set(statements), new Set(['UPDATE']));
   });
 
   it('releases the leases of ended requests, its own and a dead instance’s, but never of a running one', async () => {

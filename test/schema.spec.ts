@@ -153,6 +153,63 @@ describe('schema made by bgrsMigrations on MariaDB', () => {
     assert.equal(rows.find((row) => row.TABLE_NAME === 'bgrs_details')!.DELETE_RULE, 'CASCADE');
   });
 
+  it('bgrs_owners (bookkeeping of its own): rid CHAR(32) primary key → bgrs_requests.rid with cascade delete, owner VARBINARY(255) indexed', async () => {
+    const columns = await db.query<ColumnRow>(
+      'SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, EXTRA FROM information_schema.COLUMNS ' +
+        'WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
+      [db.name, 'bgrs_owners'],
+    );
+    assert.deepEqual(
+      columns.map((row) => [row.COLUMN_NAME, row.COLUMN_TYPE.toLowerCase(), row.IS_NULLABLE]),
+      [
+        ['rid', 'char(32)', 'NO'],
+        ['owner', 'varbinary(255)', 'NO'],
+      ],
+    );
+    const ownerIndexes = await indexes('bgrs_owners');
+    assert.deepEqual(
+      ownerIndexes.find((index) => index.name === 'PRIMARY'),
+      { name: 'PRIMARY', unique: true, columns: 'rid' },
+    );
+    assert.ok(
+      ownerIndexes.some((index) => !index.unique && index.columns === 'owner'),
+      `an index on bgrs_owners(owner): ${JSON.stringify(ownerIndexes)}`,
+    );
+    const [key] = await db.query<{
+      REFERENCED_TABLE_NAME: string;
+      REFERENCED_COLUMN_NAME: string;
+      DELETE_RULE: string;
+    }>(
+      'SELECT k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME, r.DELETE_RULE ' +
+        'FROM information_schema.KEY_COLUMN_USAGE k JOIN information_schema.REFERENTIAL_CONSTRAINTS r ' +
+        'ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME ' +
+        "WHERE k.TABLE_SCHEMA = ? AND k.TABLE_NAME = 'bgrs_owners' AND k.COLUMN_NAME = 'rid'",
+      [db.name],
+    );
+    assert.deepEqual(key, {
+      REFERENCED_TABLE_NAME: 'bgrs_requests',
+      REFERENCED_COLUMN_NAME: 'rid',
+      DELETE_RULE: 'CASCADE',
+    });
+
+    // Deleting a request deletes its owner row; ids compare byte for byte, not by a collation.
+    const rid = randomBytes(16).toString('hex');
+    await db.query(
+      "INSERT INTO bgrs_requests (rid, user_id, name, created_dt, status_id, progress) VALUES (?, NULL, '/x', NOW(), 3, 0)",
+      [rid],
+    );
+    await db.query('INSERT INTO bgrs_owners (rid, owner) VALUES (?, ?)', [rid, Buffer.from('Alice')]);
+    for (const [other, matches] of [
+      ['Alice', 1],
+      ['alice', 0],
+      ['Alice ', 0],
+    ] as const) {
+      assert.equal(await db.count('bgrs_owners', 'owner = ?', [Buffer.from(other)]), matches, JSON.stringify(other));
+    }
+    await db.query('DELETE FROM bgrs_requests WHERE rid = ?', [rid]);
+    assert.equal(await db.count('bgrs_owners', 'rid = ?', [rid]), 0);
+  });
+
   it('seeds the six statuses', async () => {
     const rows = await db.query<{ id: number; name: string }>('SELECT id, name FROM bgrs_statuses ORDER BY id');
     assert.deepEqual(

@@ -49,4 +49,16 @@ describe('WriteBatcher', () => {
     );
     assert.match(String((outcomes[1] as PromiseRejectedResult).reason), /rejected bad$/);
   });
+
+  it('resolves each item to its own result, also when a failed group is tried item by item', async () => {
+    const batcher = new WriteBatcher<string, string>(async (items) => {
+      if (items.includes('bad') && items.length > 1) {
+        throw new Error('one bad item');
+      }
+      return items.map((item) => `${item}!`);
+    });
+    const blocker = batcher.add('first');
+    const results = await Promise.all([batcher.add('a'), batcher.add('bad'), batcher.add('b'), blocker]);
+    assert.deepEqual(results, ['a!', 'bad!', 'b!', 'first!']);
+  });
 });

@@ -1,10 +1,11 @@
 import { BgrsDetail } from './bgrs-detail.entity.js';
 import { BgrsInstance } from './bgrs-instance.entity.js';
 import { BgrsLease } from './bgrs-lease.entity.js';
+import { BgrsOwner } from './bgrs-owner.entity.js';
 import { BgrsRequest } from './bgrs-request.entity.js';
 import { BgrsStatus } from './bgrs-status.entity.js';
 
-export { BgrsDetail, BgrsInstance, BgrsLease, BgrsRequest, BgrsStatus };
+export { BgrsDetail, BgrsInstance, BgrsLease, BgrsOwner, BgrsRequest, BgrsStatus };
 
 /** Every entity of the module, for hosts that list their entities instead of `autoLoadEntities`. */
-export const bgrsEntities = [BgrsRequest, BgrsDetail, BgrsStatus, BgrsInstance, BgrsLease];
+export const bgrsEntities = [BgrsRequest, BgrsDetail, BgrsStatus, BgrsInstance, BgrsLease, BgrsOwner];

@@ -19,6 +19,15 @@ export interface BgrsStoredResult {
   headers: BgrsResultHeaders;
 }
 
+/** Something a store holds, as `list()` reports it. */
+export interface BgrsStoredEntry {
+  rid: string;
+  /** What `commit()` returned, for a committed result; null for a partial one (being written, or left behind). */
+  location: string | null;
+  /** When it was last written to. */
+  modifiedAt: Date;
+}
+
 /**
  * Where results are kept. The default stores files in `resultDir`; provide `BGRS_RESULT_STORE` to keep them
  * elsewhere (object storage, a shared volume).
@@ -28,8 +37,16 @@ export interface BgrsResultStore {
   create(rid: string): BgrsResultWriter;
   /** Opens a committed result for streaming; `location` is what `commit()` returned. */
   open(location: string): Promise<BgrsStoredResult>;
-  /** Deletes a result; one that is already gone is no error. */
+  /**
+   * Deletes a result; one that is already gone is no error. A location this store does not hold (another
+   * instance's store) is left alone: its own store's sweep removes it once no record names it.
+   */
   remove(location: string): Promise<void>;
   /** Deletes what a writer that died (with its process) left of the result of `rid`, if anything. */
   abandon(rid: string): Promise<void>;
+  /**
+   * Everything the store holds, committed and partial, so that the retention sweep can remove what no record will
+   * ask for any more. Optional: without it, results are removed through their records only.
+   */
+  list?(): AsyncIterable<BgrsStoredEntry>;
 }

@@ -1,7 +1,7 @@
 import type { OnModuleInit } from '@nestjs/common';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, mkdir, opendir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { BGRS_RESULT_MAX_LENGTH } from '../bgrs.constants.js';
 import { isRid } from '../rid.js';
@@ -9,10 +9,19 @@ import type {
   BgrsResultHeaders,
   BgrsResultStore,
   BgrsResultWriter,
+  BgrsStoredEntry,
   BgrsStoredResult,
 } from './bgrs-result-store.interface.js';
-import { resultExtension } from './result-extension.js';
+import { RESULT_EXTENSIONS, resultExtension } from './result-extension.js';
 import { SpillingFileWriter } from './spilling-file-writer.js';
+
+const EXTENSION = `(${RESULT_EXTENSIONS.join('|')})`;
+/** A committed result: `keep1m.bgrs.<rid>.result.<ext>`. */
+const RESULT_NAME = new RegExp(`^keep1m\\.bgrs\\.[0-9a-f]{32}\\.result\\.${EXTENSION}$`);
+/** Every file the store writes: a result, the headers beside it, and the temporary names of both. */
+const STORE_FILE_NAME = new RegExp(
+  `^keep1m\\.bgrs\\.([0-9a-f]{32})\\.result\\.(?:${EXTENSION}(?:\\.headers\\.json)?|partial(?:\\.headers)?)$`,
+);
 
 /** Headers kept beside a result file, when there are any. */
 function headersFile(location: string): string {
@@ -72,6 +81,10 @@ export class FileResultStore implements BgrsResultStore, OnModuleInit {
   }
 
   async remove(location: string): Promise<void> {
+    // The location comes from the database: only a result of this folder, by its own name, is ever deleted.
+    if (!this.holds(location)) {
+      return;
+    }
     await rm(headersFile(location), { force: true });
     await rm(location, { force: true });
   }
@@ -80,6 +93,32 @@ export class FileResultStore implements BgrsResultStore, OnModuleInit {
     const temporary = `${this.baseOf(rid)}.partial`;
     await rm(`${temporary}.headers`, { force: true });
     await rm(temporary, { force: true });
+  }
+
+  /**
+   * The files of this folder that the store wrote, one entry per file (a result and its headers file are two).
+   * Anything else is never reported, so never removed: other files, folders, and links, even by a result's name.
+   */
+  async *list(): AsyncIterable<BgrsStoredEntry> {
+    for await (const file of await opendir(this.directory)) {
+      const match = file.isFile() ? STORE_FILE_NAME.exec(file.name) : null;
+      if (!match) {
+        continue;
+      }
+      const [, rid, extension] = match;
+      const stats = await lstat(join(this.directory, file.name)).catch(() => undefined);
+      // Gone meanwhile: removed by its writer, or by another instance's sweep of a shared folder.
+      if (stats) {
+        const location = extension ? `${this.baseOf(rid)}.${extension}` : null;
+        yield { rid, location, modifiedAt: stats.mtime };
+      }
+    }
+  }
+
+  /** Whether `location` is a committed result of this folder. */
+  private holds(location: string): boolean {
+    const name = basename(location);
+    return RESULT_NAME.test(name) && join(this.directory, name) === location;
   }
 
   /** Result files are named from the rid only once it is known to be one. */
