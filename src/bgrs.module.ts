@@ -11,6 +11,7 @@ import { BgrsRunner } from './bgrs-runner.js';
 import { PlatformCapture } from './capture/platform-capture.js';
 import { OutcomeRenderer } from './outcome-renderer.js';
 import { LeaseKeeper } from './lease-keeper.service.js';
+import { LookupResponder } from './lookup-responder.js';
 import { ProgressReporter } from './progress-reporter.service.js';
 import { RetentionSweeper } from './retention-sweeper.service.js';
 import { VisibleRequests } from './visible-requests.service.js';
@@ -42,6 +43,7 @@ import { FileResultStore } from './result-store/file-result-store.js';
     LeaseKeeper,
     BgrsEventsService,
     VisibleRequests,
+    LookupResponder,
     RetentionSweeper,
     ProgressReporter,
   ],
