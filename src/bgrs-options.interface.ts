@@ -1,9 +1,17 @@
 import type { CanActivate, Type } from '@nestjs/common';
+import type { BgrsResultStore } from './result-store/bgrs-result-store.interface.js';
 
 /** Options of `BgrsModule.forRoot()`, or what the `useFactory` of `forRootAsync()` returns. */
 export interface BgrsModuleOptions {
-  /** Folder the results are stored in (created when missing). Default `media`. */
+  /** Folder the default store keeps the results in (created when missing). Default `media`. */
   resultDir?: string;
+  /**
+   * Where results are kept instead of files in `resultDir`: a `BgrsResultStore`, or its class, which Nest creates
+   * with its dependencies (what BgrsModule sees: global providers such as the TypeORM `DataSource`, `BGRS_OPTIONS`,
+   * and the providers of `forRootAsync()`'s `imports`). Either way it becomes a provider of BgrsModule, whose
+   * lifecycle hooks (`onModuleInit`, `onModuleDestroy`, …) Nest runs.
+   */
+  resultStore?: BgrsResultStore | Type<BgrsResultStore>;
   /** The caller's numeric id for `user_id`; `null` when anonymous. Default `req => req.user?.id ?? null`. */
   userId?: (request: any) => number | string | null | undefined;
   /** Time zone of the dates in the lookup answers: `Z` (UTC) or an offset such as `+02:00`. Default `Z`. */
@@ -45,8 +53,10 @@ export interface BgrsModuleExtras {
   dataSource?: string;
 }
 
-/** The options with their defaults filled in, as the module's providers see them. */
-export type ResolvedBgrsOptions = Required<BgrsModuleOptions>;
+/** The options with their defaults filled in, as the module's providers see them (`BGRS_OPTIONS`). */
+export type ResolvedBgrsOptions = Required<Omit<BgrsModuleOptions, 'resultStore'>> &
+  // No default instance: without one, the store is made from `resultDir`.
+  Pick<BgrsModuleOptions, 'resultStore'>;
 
 const MAX_USER_ID = 0xffffffff;
 

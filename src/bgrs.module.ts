@@ -4,7 +4,8 @@ import { BGRS_OPTIONS, BGRS_RESULT_STORE } from './bgrs.constants.js';
 import { BgrsInterceptor } from './bgrs.interceptor.js';
 import { BgrsEventsService } from './bgrs-events.service.js';
 import { BGRS_MODULE_OPTIONS, ConfigurableBgrsModule } from './bgrs.module-definition.js';
-import { resolveBgrsOptions, type BgrsModuleOptions, type ResolvedBgrsOptions } from './bgrs-options.interface.js';
+import { resolveBgrsOptions, type BgrsModuleOptions } from './bgrs-options.interface.js';
+import { bgrsResultStoreProvider } from './bgrs-result-store.provider.js';
 import { BgrsRecordPresenter } from './bgrs-record.presenter.js';
 import { BgrsRequestRepository } from './bgrs-request.repository.js';
 import { BgrsRunner } from './bgrs-runner.js';
@@ -15,7 +16,6 @@ import { LookupResponder } from './lookup-responder.js';
 import { ProgressReporter } from './progress-reporter.service.js';
 import { RetentionSweeper } from './retention-sweeper.service.js';
 import { VisibleRequests } from './visible-requests.service.js';
-import { FileResultStore } from './result-store/file-result-store.js';
 
 /**
  * Lets any route marked `@BackgroundCapable()` run in the background on `?bgrs=yes`, and serves the lookup
@@ -29,11 +29,7 @@ import { FileResultStore } from './result-store/file-result-store.js';
       inject: [BGRS_MODULE_OPTIONS],
       useFactory: (options: BgrsModuleOptions) => resolveBgrsOptions(options),
     },
-    {
-      provide: BGRS_RESULT_STORE,
-      inject: [BGRS_OPTIONS],
-      useFactory: (options: ResolvedBgrsOptions) => new FileResultStore(options.resultDir),
-    },
+    bgrsResultStoreProvider,
     { provide: APP_INTERCEPTOR, useClass: BgrsInterceptor },
     BgrsRequestRepository,
     BgrsRecordPresenter,
