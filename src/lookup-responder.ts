@@ -15,7 +15,7 @@ export class LookupResponder {
 
   constructor(private readonly adapterHost: HttpAdapterHost) {}
 
-  /** A JSON answer, with the status and headers the route has already set (`200`, `Cache-Control`). */
+  /** A JSON answer, with the status and headers Nest has already set for the route (its 200, its `@Header`s). */
   json(response: unknown, body: unknown): void {
     this.adapterHost.httpAdapter.reply(response, body);
   }
