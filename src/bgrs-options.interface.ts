@@ -1,10 +1,18 @@
 import type { CanActivate, Type } from '@nestjs/common';
 import { toCallerId, type BgrsCallerId } from './caller-id.js';
+import type { BgrsResultStore } from './result-store/bgrs-result-store.interface.js';
 
 /** Options of `BgrsModule.forRoot()`, or what the `useFactory` of `forRootAsync()` returns. */
 export interface BgrsModuleOptions {
-  /** Folder the results are stored in (created when missing). Default `media`. */
+  /** Folder the default store keeps the results in (created when missing). Default `media`. */
   resultDir?: string;
+  /**
+   * Where results are kept instead of files in `resultDir`: a `BgrsResultStore`, or its class, which Nest creates
+   * with its dependencies (what BgrsModule sees: global providers such as the TypeORM `DataSource`, `BGRS_OPTIONS`,
+   * and the providers of `forRootAsync()`'s `imports`). Either way it becomes a provider of BgrsModule, whose
+   * lifecycle hooks (`onModuleInit`, `onModuleDestroy`, …) Nest runs.
+   */
+  resultStore?: BgrsResultStore | Type<BgrsResultStore>;
   /**
    * The caller's id; `null` or `undefined` when anonymous. Default `req => req.user?.id ?? null`. A whole number
    * from 0 to 4294967295 (or such a number as a decimal string, `"7"`) is recorded as `user_id`; any other id (a
@@ -54,8 +62,10 @@ export interface BgrsModuleExtras {
   dataSource?: string;
 }
 
-/** The options with their defaults filled in, as the module's providers see them. */
-export type ResolvedBgrsOptions = Required<BgrsModuleOptions>;
+/** The options with their defaults filled in, as the module's providers see them (`BGRS_OPTIONS`). */
+export type ResolvedBgrsOptions = Required<Omit<BgrsModuleOptions, 'resultStore'>> &
+  // No default instance: without one, the store is made from `resultDir`.
+  Pick<BgrsModuleOptions, 'resultStore'>;
 
 /** The caller of a request as the tables keep it (see `toCallerId`), or null for none. */
 export function callerIdOf(options: ResolvedBgrsOptions, request: unknown): BgrsCallerId | null {

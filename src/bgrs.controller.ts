@@ -11,12 +11,9 @@ import {
   Query,
   Req,
   Res,
-  Sse,
   UseGuards,
   UseInterceptors,
-  type MessageEvent,
 } from '@nestjs/common';
-import type { Observable } from 'rxjs';
 import {
   BGRS_DEFAULT_PATH,
   BGRS_OPTIONS,
@@ -29,11 +26,12 @@ import { ApiBgrsLookup, ApiBgrsTags } from './bgrs-openapi.js';
 import { BgrsAccessGuard } from './bgrs-access.guard.js';
 import { callerIdOf, type ResolvedBgrsOptions } from './bgrs-options.interface.js';
 import { PlatformCapture } from './capture/platform-capture.js';
-import { BgrsRecordPresenter, type BgrsDetailView, type BgrsRequestView } from './bgrs-record.presenter.js';
+import { BgrsRecordPresenter } from './bgrs-record.presenter.js';
 import { BgrsRequestRepository } from './bgrs-request.repository.js';
 import { BgrsRunner } from './bgrs-runner.js';
 import type { BgrsRequest } from './entities/bgrs-request.entity.js';
 import { LookupErrorsInterceptor } from './lookup-errors.interceptor.js';
+import { LookupResponder } from './lookup-responder.js';
 import { ParseRidPipe } from './parse-rid.pipe.js';
 import { VisibleRequests } from './visible-requests.service.js';
 import { WATCHED_REQUEST, WatchedRequestGuard } from './watched-request.guard.js';
@@ -49,7 +47,8 @@ const BODILESS_STATUSES = new Set([204, 304]);
 
 /**
  * The lookup endpoints of background requests (SPEC §4). The prefix is the module's `path` option. Answers that
- * change while a request runs are sent with `Cache-Control: no-store`.
+ * change while a request runs are sent with `Cache-Control: no-store`. Every handler answers through the response
+ * itself (`LookupResponder`), so that the host's global interceptors cannot reshape the format.
  */
 @Controller(BGRS_DEFAULT_PATH)
 @UseGuards(BgrsAccessGuard)
@@ -65,6 +64,7 @@ export class BgrsController {
     @Inject(BGRS_RESULT_STORE) private readonly store: BgrsResultStore,
     @Inject(BGRS_OPTIONS) private readonly options: ResolvedBgrsOptions,
     private readonly presenter: BgrsRecordPresenter,
+    private readonly respond: LookupResponder,
   ) {}
 
   /**
@@ -76,10 +76,11 @@ export class BgrsController {
   @Header('Cache-Control', 'no-store')
   async findMine(
     @Req() caller: unknown,
+    @Res() response: unknown,
     @Query('status') status?: string,
     @Query('limit') limit?: string,
     @Query('before') before?: string,
-  ): Promise<BgrsRequestView[]> {
+  ): Promise<void> {
     const userId = callerIdOf(this.options, caller);
     const page = {
       statusId: status === undefined ? undefined : this.statusIdOf(status),
@@ -88,33 +89,50 @@ export class BgrsController {
     };
     // An anonymous caller owns nothing it could be shown.
     const requests = userId === null ? [] : await this.repository.findByUser(userId, page);
-    return requests.map((request) => this.presenter.request(request));
+    this.respond.json(
+      response,
+      requests.map((request) => this.presenter.request(request)),
+    );
   }
 
   /** The record of a background request, joined with its status name. */
   @Get(':rid')
   @ApiBgrsLookup('A background request', 'record')
   @Header('Cache-Control', 'no-store')
-  async findOne(@Param('rid', ParseRidPipe) rid: string, @Req() caller: unknown): Promise<BgrsRequestView[]> {
-    return [this.presenter.request(await this.visible.find(rid, caller))];
+  async findOne(
+    @Param('rid', ParseRidPipe) rid: string,
+    @Req() caller: unknown,
+    @Res() response: unknown,
+  ): Promise<void> {
+    this.respond.json(response, [this.presenter.request(await this.visible.find(rid, caller))]);
   }
 
   /** Its progress messages, oldest first. */
   @Get(':rid/details')
   @ApiBgrsLookup('Progress messages of a background request', 'details')
   @Header('Cache-Control', 'no-store')
-  async findDetails(@Param('rid', ParseRidPipe) rid: string, @Req() caller: unknown): Promise<BgrsDetailView[]> {
+  async findDetails(
+    @Param('rid', ParseRidPipe) rid: string,
+    @Req() caller: unknown,
+    @Res() response: unknown,
+  ): Promise<void> {
     await this.visible.find(rid, caller);
     const details = await this.repository.findDetails(rid);
-    return details.map((detail) => this.presenter.detail(detail));
+    this.respond.json(
+      response,
+      details.map((detail) => this.presenter.detail(detail)),
+    );
   }
 
-  /** Live progress as Server-Sent Events: `state`, `detail` and a final `end` (see `BgrsEventsService`). */
-  @Sse(':rid/events')
+  /**
+   * Live progress as Server-Sent Events: `state`, `detail` and a final `end` (see `BgrsEventsService`). Not an
+   * `@Sse()` route: Nest passes each event of one through the host's interceptors, which could rename or wrap it.
+   */
+  @Get(':rid/events')
   @ApiBgrsLookup('Live progress of a background request', 'events')
   @UseGuards(WatchedRequestGuard)
-  watch(@Req() caller: { [WATCHED_REQUEST]: BgrsRequest }): Promise<Observable<MessageEvent>> {
-    return this.events.watch(caller[WATCHED_REQUEST]);
+  async watch(@Req() caller: { [WATCHED_REQUEST]: BgrsRequest }, @Res() response: unknown): Promise<void> {
+    await this.respond.events(caller, response, await this.events.watch(caller[WATCHED_REQUEST]));
   }
 
   /** The original response, replayed: its status, Content-Type, headers and bytes, streamed from the store. */
@@ -151,7 +169,11 @@ export class BgrsController {
    */
   @Delete(':rid')
   @ApiBgrsLookup('Cancel a background request', 'record')
-  async cancel(@Param('rid', ParseRidPipe) rid: string, @Req() caller: unknown): Promise<BgrsRequestView[]> {
+  async cancel(
+    @Param('rid', ParseRidPipe) rid: string,
+    @Req() caller: unknown,
+    @Res() response: unknown,
+  ): Promise<void> {
     const request = await this.visible.find(rid, caller);
     if (request.statusId !== BgrsStatusId.Cancelled && (await this.repository.cancel(rid, 'cancelled by the client'))) {
       // Here at once; on another instance at its next heartbeat.
@@ -164,7 +186,7 @@ export class BgrsController {
     if (current.statusId !== BgrsStatusId.Cancelled) {
       throw this.conflict(current, 'The request has already ended');
     }
-    return [this.presenter.request(current)];
+    this.respond.json(response, [this.presenter.request(current)]);
   }
 
   private statusIdOf(name: string): BgrsStatusId {

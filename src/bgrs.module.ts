@@ -5,7 +5,8 @@ import { BgrsInterceptor } from './bgrs.interceptor.js';
 import { BgrsEventsService } from './bgrs-events.service.js';
 import { BgrsLocation } from './bgrs-location.js';
 import { BGRS_MODULE_OPTIONS, ConfigurableBgrsModule } from './bgrs.module-definition.js';
-import { resolveBgrsOptions, type BgrsModuleOptions, type ResolvedBgrsOptions } from './bgrs-options.interface.js';
+import { resolveBgrsOptions, type BgrsModuleOptions } from './bgrs-options.interface.js';
+import { bgrsResultStoreProvider } from './bgrs-result-store.provider.js';
 import { BgrsRecordPresenter } from './bgrs-record.presenter.js';
 import { BgrsRequestRepository } from './bgrs-request.repository.js';
 import { BgrsRoutesExplorer } from './bgrs-routes.explorer.js';
@@ -14,10 +15,10 @@ import { takeBgrsParameter } from './bgrs-trigger.js';
 import { PlatformCapture } from './capture/platform-capture.js';
 import { OutcomeRenderer } from './outcome-renderer.js';
 import { LeaseKeeper } from './lease-keeper.service.js';
+import { LookupResponder } from './lookup-responder.js';
 import { ProgressReporter } from './progress-reporter.service.js';
 import { RetentionSweeper } from './retention-sweeper.service.js';
 import { VisibleRequests } from './visible-requests.service.js';
-import { FileResultStore } from './result-store/file-result-store.js';
 
 /** The HTTP servers `bgrs` is already taken out of queries on (a testing module may create several apps). */
 const appsSeen = new WeakSet<object>();
@@ -35,11 +36,7 @@ const appsSeen = new WeakSet<object>();
       inject: [BGRS_MODULE_OPTIONS],
       useFactory: (options: BgrsModuleOptions) => resolveBgrsOptions(options),
     },
-    {
-      provide: BGRS_RESULT_STORE,
-      inject: [BGRS_OPTIONS],
-      useFactory: (options: ResolvedBgrsOptions) => new FileResultStore(options.resultDir),
-    },
+    bgrsResultStoreProvider,
     BgrsInterceptor,
     BgrsRoutesExplorer,
     BgrsLocation,
@@ -51,6 +48,7 @@ const appsSeen = new WeakSet<object>();
     LeaseKeeper,
     BgrsEventsService,
     VisibleRequests,
+    LookupResponder,
     RetentionSweeper,
     ProgressReporter,
   ],

@@ -1,8 +1,8 @@
 export { BackgroundCapable } from './background-capable.decorator.js';
-export { BGRS_RESULT_STORE, BgrsStatusId } from './bgrs.constants.js';
+export { BGRS_OPTIONS, BGRS_RESULT_STORE, BgrsStatusId } from './bgrs.constants.js';
 export { BgrsController } from './bgrs.controller.js';
 export { BgrsModule } from './bgrs.module.js';
-export type { BgrsModuleExtras, BgrsModuleOptions } from './bgrs-options.interface.js';
+export type { BgrsModuleExtras, BgrsModuleOptions, ResolvedBgrsOptions } from './bgrs-options.interface.js';
 export type { BgrsCallerId } from './caller-id.js';
 export type { BgrsDetailView, BgrsRequestView } from './bgrs-record.presenter.js';
 export { BgrsDetail, BgrsOwner, BgrsRequest, BgrsStatus, bgrsEntities } from './entities/index.js';

@@ -8,9 +8,9 @@ import { VisibleRequests } from './visible-requests.service.js';
 export const WATCHED_REQUEST = Symbol('bgrs:watched-request');
 
 /**
- * Finds the request of an event stream before the stream starts: Nest sends the headers of an `@Sse()` route
- * before an async handler settles, so an unknown rid found there could only be an `error` event, not a JSON 404.
- * Guards still answer as usual.
+ * Finds the request of an event stream before its handler starts the stream, so that an unknown rid is a JSON 404
+ * like that of every other lookup: once the stream's headers are out, it could only be an `error` event. Guards
+ * still answer as usual.
  */
 @Injectable()
 export class WatchedRequestGuard implements CanActivate {

@@ -6,9 +6,14 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { launchChromium } from './support/browser.js';
+import { Gate } from './support/gate.js';
 import { ENDED_STATUSES } from './support/http.js';
 import { REPO_ROOT, freePort } from './support/processes.js';
 import { eventually } from './support/wait.js';
+
+/** The dashboard's fetch of the caller's requests. */
+const LIST_URL = '**/bgrs?limit=*';
+const LIST_UNAVAILABLE = 'Background requests cannot be looked up right now; try again shortly.';
 
 /** One month of the demo's sales report: 12 of them take about 6 s, long enough to watch, short for a test. */
 const MONTH_MS = 500;
@@ -177,6 +182,66 @@ describe('the demo dashboard in headless Chromium', () => {
     const html = await fetch(`${base}/`);
     assert.match(html.headers.get('content-security-policy') ?? '', /script-src 'self'/);
   });
+
+  it(
+    'says it is loading until the list answers, why when it cannot be listed, and lists it on Try again',
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      const held = new Gate();
+      let logged: string[];
+      try {
+        // The list's first fetch waits until the test has seen the page while it loads.
+        await browserPage().route(LIST_URL, async (route) => {
+          await held.wait();
+          await route.continue();
+        });
+        await page.goto(`${base}/`);
+        assert.ok(await page.locator('#loading').isVisible(), 'a loading note while the list is fetched');
+        assert.ok(await page.locator('#empty').isHidden(), 'no "no requests" note before the list is known');
+        assert.equal(await page.locator('#requests').getAttribute('aria-busy'), 'true');
+        held.open();
+        await page.locator('#requests[aria-busy="false"]').waitFor({ state: 'attached' });
+        assert.ok(await page.locator('#loading').isHidden(), 'the loading note goes once the list answers');
+        assert.ok(await page.locator('#empty').isVisible(), 'then an empty list says so');
+        await page.unroute(LIST_URL);
+
+        // The list cannot be fetched: the page says why instead of showing an empty list.
+        await page.route(LIST_URL, (route) =>
+          route.fulfill({
+            status: 503,
+            contentType: 'application/json',
+            headers: { 'Retry-After': '5' },
+            body: JSON.stringify({ message: LIST_UNAVAILABLE, error: 'Service Unavailable', statusCode: 503 }),
+          }),
+        );
+        await page.reload();
+        const loadError = page.locator('#load-error');
+        await loadError.waitFor({ state: 'visible' });
+        assert.equal(await loadError.getAttribute('role'), 'alert');
+        assert.equal(
+          await page.locator('#load-error-text').textContent(),
+          `Your requests could not be listed: ${LIST_UNAVAILABLE}`,
+        );
+        assert.ok(await page.locator('#loading').isHidden(), 'no loading note once the fetch has failed');
+        assert.ok(await page.locator('#empty').isHidden(), 'no "no requests" note when the list is not known');
+        await page.unroute(LIST_URL);
+
+        await loadError.getByRole('button', { name: 'Try again' }).click();
+        await loadError.waitFor({ state: 'hidden' });
+        assert.ok(await page.locator('#empty').isVisible(), 'listed on Try again');
+      } finally {
+        // Whatever failed, the later tests get the real list, and none of this test's errors.
+        held.open();
+        await page?.unrouteAll();
+        logged = pageErrors.splice(0);
+      }
+      // The browser logs the 503 of the failed fetch; nothing else may be logged.
+      assert.deepEqual(
+        logged.filter((error) => !/status of 503/.test(error)),
+        [],
+      );
+    },
+  );
 
   it(
     'starts the sales report from its button and follows it live to its result',

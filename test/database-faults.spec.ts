@@ -102,7 +102,7 @@ describe('database faults (TCP proxy cut between the app and MariaDB)', () => {
         assert.equal(answer.headers.location, undefined, 'a 503 has no Location');
         assert.ok(answer.headers['retry-after'], 'a 503 says when to come back');
       }
-      for (const path of ['', '/details', '/result']) {
+      for (const path of ['', '/details', '/result', '/events']) {
         const lookup = await rawRequest(app.port, 'GET', `/bgrs/${'0'.repeat(32)}${path}`);
         assert.equal(lookup.status, 503, `a lookup during the outage: ${lookup.status} ${lookup.body}`);
         assert.ok(lookup.headers['retry-after'], 'a lookup 503 says when to come back');

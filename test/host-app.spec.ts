@@ -71,7 +71,6 @@ class BearerGuard implements CanActivate {
 @Injectable()
 class TransformInterceptor implements NestInterceptor {
   intercept(_context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    if (String(_context.getClass().name).includes('BgrsController')) return next.handle(); /*TEMP*/
     return next.handle().pipe(map((data) => ({ data })));
   }
 }

@@ -13,6 +13,10 @@ const ENDED = new Set(['finished', 'failed', 'cancelled']);
 
 const list = /** @type {HTMLUListElement} */ (document.getElementById('requests'));
 const empty = /** @type {HTMLElement} */ (document.getElementById('empty'));
+const loading = /** @type {HTMLElement} */ (document.getElementById('loading'));
+const loadError = /** @type {HTMLElement} */ (document.getElementById('load-error'));
+const loadErrorText = /** @type {HTMLElement} */ (document.getElementById('load-error-text'));
+const retryButton = /** @type {HTMLButtonElement} */ (document.getElementById('retry'));
 const announcer = /** @type {HTMLElement} */ (document.getElementById('announcer'));
 const template = /** @type {HTMLTemplateElement} */ (document.getElementById('request-template'));
 const startButton = /** @type {HTMLButtonElement} */ (document.getElementById('start-report'));
@@ -31,6 +35,8 @@ const refreshButton = /** @type {HTMLButtonElement} */ (document.getElementById(
 
 /** @type {Map<string, Row>} */
 const rows = new Map();
+/** Whether a listing has answered: before that, no rows means "not known yet", not "none". */
+let listed = false;
 
 /** @param {string} message @param {boolean} [isError] */
 function announce(message, isError = false) {
@@ -179,7 +185,7 @@ function removeRow(row) {
 }
 
 function updateEmpty() {
-  empty.hidden = rows.size > 0;
+  empty.hidden = !listed || rows.size > 0;
 }
 
 /** A newer record of a row. @param {Row} row @param {BgrsRecord} record */
@@ -398,18 +404,32 @@ async function startReport() {
 async function loadList() {
   list.setAttribute('aria-busy', 'true');
   refreshButton.disabled = true;
+  retryButton.disabled = true;
   try {
-    showList(await fetchJson(`/bgrs?limit=${LIST_LIMIT}`));
+    const records = await fetchJson(`/bgrs?limit=${LIST_LIMIT}`);
+    listed = true;
+    loadError.hidden = true;
+    showList(records);
   } catch (error) {
-    announce(`Your requests could not be listed: ${/** @type {Error} */ (error).message}`, true);
+    const message = `Your requests could not be listed: ${/** @type {Error} */ (error).message}`;
+    if (listed) {
+      // The list shown stays; only the refresh failed.
+      announce(message, true);
+    } else {
+      loadErrorText.textContent = message;
+      loadError.hidden = false;
+    }
   } finally {
+    loading.hidden = true;
     list.setAttribute('aria-busy', 'false');
     refreshButton.disabled = false;
+    retryButton.disabled = false;
   }
 }
 
 startButton.addEventListener('click', () => void startReport());
 refreshButton.addEventListener('click', () => void loadList());
+retryButton.addEventListener('click', () => void loadList());
 window.addEventListener('pagehide', () => {
   for (const row of rows.values()) {
     closeStream(row);

@@ -29,7 +29,7 @@ export interface BgrsStoredEntry {
 }
 
 /**
- * Where results are kept. The default stores files in `resultDir`; provide `BGRS_RESULT_STORE` to keep them
+ * Where results are kept. The default stores files in `resultDir`; the `resultStore` option keeps them
  * elsewhere (object storage, a shared volume).
  */
 export interface BgrsResultStore {

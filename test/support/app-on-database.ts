@@ -5,6 +5,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import type { AddressInfo } from 'node:net';
 import supertest from 'supertest';
 import { BgrsModule, bgrsMigrations, type BgrsModuleOptions } from '../../src/index.js';
+import { expressAdapter, type TestAdapter } from './app.js';
 import type { HttpClient } from './http.js';
 
 /** Nest's log levels during tests: errors and warnings, or everything with `BGRS_TEST_LOG=1`. */
@@ -26,6 +27,8 @@ export interface AppOnDatabaseOptions {
   logger?: LoggerService;
   /** Called before the app listens, e.g. `app.set('query parser', 'extended')`. */
   configure?: (app: INestApplication) => void;
+  /** The HTTP platform; Express unless told. */
+  adapter?: TestAdapter;
 }
 
 export interface AppOnDatabase {
@@ -57,7 +60,8 @@ export async function startAppOn(options: AppOnDatabaseOptions): Promise<AppOnDa
     controllers: options.controllers ?? [],
     providers: options.providers ?? [],
   }).compile();
-  const app = moduleRef.createNestApplication({ logger: options.logger ?? LOG_LEVELS });
+  const adapter = options.adapter ?? expressAdapter;
+  const app = moduleRef.createNestApplication(adapter.create(), { logger: options.logger ?? LOG_LEVELS });
   try {
     options.configure?.(app);
     await app.listen(0, '127.0.0.1');

@@ -56,6 +56,8 @@ export interface TestAppOptions {
   imports?: ModuleImport[];
   /** Options of `BgrsModule.forRoot()` beyond the test defaults (`resultDir` in a temp folder, 50 ms progress). */
   bgrs?: BgrsModuleOptions;
+  /** How the app imports BgrsModule, given those options, e.g. through `forRootAsync()`. `forRoot()` unless told. */
+  bgrsModule?: (options: BgrsModuleOptions) => DynamicModule;
   /** A TypeORM logger for the module's data source, e.g. to count queries. */
   typeormLogger?: TypeOrmLogger;
   /** The HTTP platform; Express unless told. */
@@ -93,6 +95,7 @@ const LOG_LEVELS: LogLevel[] = process.env.BGRS_TEST_LOG
  */
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const adapter = options.adapter ?? expressAdapter;
+  const bgrsModule = options.bgrsModule ?? ((bgrs: BgrsModuleOptions) => BgrsModule.forRoot(bgrs));
   const db = await TestDatabase.create();
   const resultDir = await mkdtemp(join(tmpdir(), 'bgrs-results-'));
   let app: INestApplication | undefined;
@@ -109,7 +112,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
           ...(options.typeormLogger ? { logger: options.typeormLogger, logging: true } : {}),
         }),
         ...(options.importsBefore ?? []),
-        BgrsModule.forRoot({ resultDir, progressIntervalMs: 50, ...options.bgrs }),
+        bgrsModule({ resultDir, progressIntervalMs: 50, ...options.bgrs }),
         ...(options.imports ?? []),
       ],
       controllers: options.controllers ?? [],
