@@ -72,7 +72,31 @@ export function callerIdOf(options: ResolvedBgrsOptions, request: unknown): Bgrs
   return toCallerId(options.userId(request));
 }
 
+/** What a store must have, checked at start rather than at the first background request. */
+const STORE_METHODS = ['create', 'open', 'remove', 'abandon'] as const;
+
+/** A store instance, or the prototype of a store class, has the store's methods. */
+function assertResultStore(resultStore: unknown): void {
+  const store = typeof resultStore === 'function' ? resultStore.prototype : resultStore;
+  const missing = STORE_METHODS.filter((method) => typeof store?.[method] !== 'function');
+  if (missing.length > 0) {
+    const what =
+      typeof resultStore === 'function'
+        ? resultStore.name || 'a class'
+        : typeof resultStore === 'object' && resultStore !== null
+          ? (resultStore.constructor?.name ?? 'an object')
+          : JSON.stringify(resultStore);
+    throw new Error(
+      `The BgrsModule option resultStore must be a BgrsResultStore or its class: ${what} has no ${missing.join(', ')}.`,
+    );
+  }
+}
+
+/** The options with their defaults; an option that cannot work is refused with an error naming it. */
 export function resolveBgrsOptions(options: BgrsModuleOptions): ResolvedBgrsOptions {
+  if (options.resultStore !== undefined) {
+    assertResultStore(options.resultStore);
+  }
   return {
     resultDir: 'media',
     userId: (request) => request.user?.id ?? null,

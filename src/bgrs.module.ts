@@ -1,10 +1,10 @@
-import { Module, type NestModule } from '@nestjs/common';
+import { Module, type DynamicModule, type NestModule } from '@nestjs/common';
 import { ApplicationConfig, DiscoveryModule, HttpAdapterHost } from '@nestjs/core';
 import { BGRS_OPTIONS, BGRS_RESULT_STORE } from './bgrs.constants.js';
 import { BgrsInterceptor } from './bgrs.interceptor.js';
 import { BgrsEventsService } from './bgrs-events.service.js';
 import { BgrsLocation } from './bgrs-location.js';
-import { BGRS_MODULE_OPTIONS, ConfigurableBgrsModule } from './bgrs.module-definition.js';
+import { BGRS_MODULE_OPTIONS, BGRS_OPTIONS_TYPE, ConfigurableBgrsModule } from './bgrs.module-definition.js';
 import { resolveBgrsOptions, type BgrsModuleOptions } from './bgrs-options.interface.js';
 import { bgrsResultStoreProvider } from './bgrs-result-store.provider.js';
 import { BgrsRecordPresenter } from './bgrs-record.presenter.js';
@@ -55,6 +55,12 @@ const appsSeen = new WeakSet<object>();
   exports: [ProgressReporter, BGRS_RESULT_STORE],
 })
 export class BgrsModule extends ConfigurableBgrsModule implements NestModule {
+  /** Options given here are checked at once, before the app connects to anything. */
+  static override forRoot(options: typeof BGRS_OPTIONS_TYPE): DynamicModule {
+    resolveBgrsOptions(options);
+    return super.forRoot(options);
+  }
+
   constructor(
     private readonly routes: BgrsRoutesExplorer,
     private readonly interceptor: BgrsInterceptor,

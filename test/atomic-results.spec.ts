@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { BackgroundCapable } from '../src/index.js';
 import { startTestApp, type TestApp } from './support/app.js';
+import { KeepingLogger } from './support/app-on-database.js';
 import { Gates } from './support/gate.js';
 import { lookup, submit, waitForStatus } from './support/http.js';
 import { streamRequest } from './support/raw-http.js';
@@ -95,11 +96,12 @@ class BigController {
 }
 
 describe('atomic results', () => {
+  const logger = new KeepingLogger(true);
   let testApp: TestApp;
   let port: number;
 
   before(async () => {
-    testApp = await startTestApp({ controllers: [BigController] });
+    testApp = await startTestApp({ controllers: [BigController], logger });
     port = testApp.port;
   });
 
@@ -254,6 +256,10 @@ describe('atomic results', () => {
       (await readdir(resultDir)).filter((file) => file.includes(rid)),
       [],
       'nothing of it is left in resultDir',
+    );
+    assert.ok(
+      logger.problems(new RegExp(`${rid}: No result could be stored: the source of the result broke down`)).length > 0,
+      `the failure is logged with its reason: ${JSON.stringify(logger.problems())}`,
     );
   });
 });

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { Logger } from '@nestjs/common';
+import { after, before, describe, it } from 'node:test';
+import { KeepingLogger } from './support/app-on-database.js';
 import type { BgrsRequestRepository, NewBgrsDetail } from '../src/bgrs-request.repository.js';
 import { ProgressBuffer } from '../src/progress-buffer.js';
 
@@ -29,6 +31,10 @@ function buffer(repository: RecordingRepository): ProgressBuffer {
 }
 
 describe('ProgressBuffer', () => {
+  const logger = new KeepingLogger(true);
+  before(() => Logger.overrideLogger(logger));
+  after(() => Logger.overrideLogger(['error', 'warn']));
+
   it('clamps, rounds to hundredths, ignores NaN and never goes down', async () => {
     const repository = new RecordingRepository();
     const progress = buffer(repository);
@@ -78,5 +84,6 @@ describe('ProgressBuffer', () => {
     await progress.flush();
     assert.deepEqual(repository.progress, [20]);
     assert.deepEqual(repository.details, []);
+    assert.equal(logger.problems(/not saved: database away/).length, 1, 'the dropped write is logged once');
   });
 });

@@ -27,6 +27,7 @@ import { after, before, describe, it } from 'node:test';
 import { map, timer, type Observable } from 'rxjs';
 import { BackgroundCapable } from '../src/index.js';
 import { adapters, startTestApp, type TestAdapter, type TestApp } from './support/app.js';
+import { KeepingLogger } from './support/app-on-database.js';
 import {
   jsonOf,
   resultOf,
@@ -283,12 +284,14 @@ async function assertBackgroundReplaysForeground(
 function sameBytesSuite(adapter: TestAdapter): void {
   describe('same bytes as the foreground', () => {
     let testApp: TestApp;
+    const logger = new KeepingLogger(true);
 
     before(async () => {
       testApp = await startTestApp({
         adapter,
         controllers: [SameBytesController],
         providers: [{ provide: APP_FILTER, useClass: PaymentRequiredFilter }],
+        logger,
       });
     });
 
@@ -306,6 +309,10 @@ function sameBytesSuite(adapter: TestAdapter): void {
         await assertBackgroundReplaysForeground(testApp, request, { ext: expectedExt, keptHeaders });
       });
     }
+
+    it('logs an unknown error as Nest does, for the foreground answer and the background run alike', () => {
+      assert.equal(logger.problems(/boom: this message must not leak/).length, 2, JSON.stringify(logger.problems()));
+    });
   });
 }
 
