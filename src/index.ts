@@ -11,6 +11,7 @@ export type {
   BgrsResultHeaders,
   BgrsResultStore,
   BgrsResultWriter,
+  BgrsStoredEntry,
   BgrsStoredResult,
 } from './result-store/bgrs-result-store.interface.js';
 export { FileResultStore } from './result-store/file-result-store.js';

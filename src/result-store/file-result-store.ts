@@ -1,23 +1,17 @@
 import type { OnModuleInit } from '@nestjs/common';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, opendir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { finished } from 'node:stream/promises';
 import { BGRS_RESULT_MAX_LENGTH } from '../bgrs.constants.js';
-import { isRid } from '../rid.js';
 import type {
   BgrsResultHeaders,
   BgrsResultStore,
   BgrsResultWriter,
+  BgrsStoredEntry,
   BgrsStoredResult,
 } from './bgrs-result-store.interface.js';
-import { resultExtension } from './result-extension.js';
-import { SpillingFileWriter } from './spilling-file-writer.js';
-
-/** Headers kept beside a result file, when there are any. */
-function headersFile(location: string): string {
-  return `${location}.headers.json`;
-}
+import { FileResultWriter, headersFile, removePartialFiles } from './file-result-writer.js';
+import { LONGEST_RESULT_NAME, parseResultName } from './result-names.js';
 
 /**
  * Keeps results as files in one folder: `keep1m.bgrs.<rid>.result.<ext>`. A result is written under a temporary
@@ -27,8 +21,7 @@ export class FileResultStore implements BgrsResultStore, OnModuleInit {
   constructor(private readonly directory: string) {}
 
   async onModuleInit(): Promise<void> {
-    const longest = join(this.directory, `keep1m.bgrs.${'0'.repeat(32)}.result.html`);
-    if (longest.length > BGRS_RESULT_MAX_LENGTH) {
+    if (join(this.directory, LONGEST_RESULT_NAME).length > BGRS_RESULT_MAX_LENGTH) {
       throw new Error(
         `resultDir is too long: result paths must fit the ${BGRS_RESULT_MAX_LENGTH} characters of the result column`,
       );
@@ -37,27 +30,7 @@ export class FileResultStore implements BgrsResultStore, OnModuleInit {
   }
 
   create(rid: string): BgrsResultWriter {
-    const base = this.baseOf(rid);
-    const temporary = `${base}.partial`;
-    const body = new SpillingFileWriter(temporary);
-    return {
-      body,
-      commit: async (contentType, headers) => {
-        await finished(body);
-        const location = `${base}.${resultExtension(contentType)}`;
-        if (Object.keys(headers).length > 0) {
-          await writeFile(`${temporary}.headers`, JSON.stringify(headers));
-          await rename(`${temporary}.headers`, headersFile(location));
-        }
-        await rename(temporary, location);
-        return location;
-      },
-      discard: async () => {
-        body.destroy();
-        await finished(body).catch(() => undefined);
-        await rm(temporary, { force: true });
-      },
-    };
+    return new FileResultWriter(this.directory, rid);
   }
 
   async open(location: string): Promise<BgrsStoredResult> {
@@ -76,17 +49,29 @@ export class FileResultStore implements BgrsResultStore, OnModuleInit {
     await rm(location, { force: true });
   }
 
-  async abandon(rid: string): Promise<void> {
-    const temporary = `${this.baseOf(rid)}.partial`;
-    await rm(`${temporary}.headers`, { force: true });
-    await rm(temporary, { force: true });
+  abandon(rid: string): Promise<void> {
+    return removePartialFiles(this.directory, rid);
   }
 
-  /** Result files are named from the rid only once it is known to be one. */
-  private baseOf(rid: string): string {
-    if (!isRid(rid)) {
-      throw new Error(`Not a request id: ${JSON.stringify(rid)}`);
+  /** The results and partial results of this folder, by their names; other files (headers, anything else) are not. */
+  async *list(): AsyncIterable<BgrsStoredEntry> {
+    const directory = await opendir(this.directory).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') {
+        return undefined;
+      }
+      throw error;
+    });
+    for await (const file of directory ?? []) {
+      const name = file.isFile() ? parseResultName(file.name) : undefined;
+      if (!name) {
+        continue;
+      }
+      const location = join(this.directory, file.name);
+      // Gone meanwhile: committed (renamed), removed, or abandoned.
+      const stats = await stat(location).catch(() => undefined);
+      if (stats) {
+        yield { rid: name.rid, location, modifiedAt: stats.mtime, committed: name.committed };
+      }
     }
-    return join(this.directory, `keep1m.bgrs.${rid}.result`);
   }
 }
