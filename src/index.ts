@@ -15,3 +15,5 @@ export type {
   BgrsStoredResult,
 } from './result-store/bgrs-result-store.interface.js';
 export { FileResultStore } from './result-store/file-result-store.js';
+export { S3_CLIENT_DEFAULTS } from './result-store/s3/s3-client.js';
+export { S3ResultStore, type S3ResultStoreOptions } from './result-store/s3/s3-result-store.js';
