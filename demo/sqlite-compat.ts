@@ -1,11 +1,11 @@
 import { getMetadataArgsStorage } from 'typeorm';
 
 /**
- * The module's entities describe the MySQL schema of SPEC §3, and two of their column types do not exist in
- * TypeORM's SQLite driver: `char` (rejected when the metadata is built) and a `bigint` auto-increment key
- * (SQLite only auto-increments an `INTEGER PRIMARY KEY`). For the demo's embedded SQLite file only, the
- * entities' column options are rewritten to SQLite equivalents (`varchar`, `integer`) before TypeORM reads
- * them. This changes the metadata of the whole process, so it is only ever called when SQLite is chosen;
+ * The module's entities describe the MySQL schema of SPEC §3, and three of their column types do not exist in
+ * TypeORM's SQLite driver: `char` and `mediumblob` (rejected when the metadata is built) and a `bigint`
+ * auto-increment key (SQLite only auto-increments an `INTEGER PRIMARY KEY`). For the demo's embedded SQLite file
+ * only, the entities' column options are rewritten to SQLite equivalents (`varchar`, `blob`, `integer`) before
+ * TypeORM reads them. This changes the metadata of the whole process, so it is only ever called when SQLite is chosen;
  * with MySQL/MariaDB the entities are used as they are.
  */
 export function adaptEntitiesToSqlite(): void {
@@ -13,6 +13,9 @@ export function adaptEntitiesToSqlite(): void {
   for (const column of storage.columns) {
     if (column.options.type === 'char') {
       column.options.type = 'varchar';
+    }
+    if (column.options.type === 'mediumblob') {
+      column.options.type = 'blob';
     }
     const autoIncrement = storage.generations.some(
       (generation) =>

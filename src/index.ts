@@ -4,8 +4,8 @@ export { BgrsController } from './bgrs.controller.js';
 export { BgrsModule } from './bgrs.module.js';
 export type { BgrsModuleExtras, BgrsModuleOptions } from './bgrs-options.interface.js';
 export type { BgrsDetailView, BgrsRequestView } from './bgrs-record.presenter.js';
-export { BgrsDetail, BgrsRequest, BgrsStatus, bgrsEntities } from './entities/index.js';
-export { bgrsMigrations, CreateBgrsTables1764320000000 } from './migrations/index.js';
+export { BgrsDetail, BgrsRequest, BgrsResult, BgrsResultChunk, BgrsStatus, bgrsEntities } from './entities/index.js';
+export { bgrsMigrations, CreateBgrsResults1764320000003, CreateBgrsTables1764320000000 } from './migrations/index.js';
 export { ProgressReporter } from './progress-reporter.service.js';
 export type {
   BgrsResultHeaders,
@@ -14,6 +14,7 @@ export type {
   BgrsStoredEntry,
   BgrsStoredResult,
 } from './result-store/bgrs-result-store.interface.js';
+export { DatabaseResultStore } from './result-store/database/database-result-store.js';
 export { FileResultStore } from './result-store/file-result-store.js';
 export { S3_CLIENT_DEFAULTS } from './result-store/s3/s3-client.js';
 export { S3ResultStore, type S3ResultStoreOptions } from './result-store/s3/s3-result-store.js';

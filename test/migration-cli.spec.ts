@@ -19,7 +19,15 @@ import { REPO_ROOT } from './support/processes.js';
 
 const scripts = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).scripts as Record<string, string>;
 
-const BGRS_TABLES = ['bgrs_details', 'bgrs_instances', 'bgrs_leases', 'bgrs_requests', 'bgrs_statuses'];
+const BGRS_TABLES = [
+  'bgrs_details',
+  'bgrs_instances',
+  'bgrs_leases',
+  'bgrs_requests',
+  'bgrs_result_chunks',
+  'bgrs_results',
+  'bgrs_statuses',
+];
 const STATUSES = [
   [1, 'created'],
   [2, 'queued'],
@@ -28,11 +36,11 @@ const STATUSES = [
   [5, 'failed'],
   [6, 'cancelled'],
 ];
-const MIGRATIONS = ['CreateBgrsTables1764320000000', 'CreateBgrsLeases1764320000001'];
+const MIGRATIONS = ['CreateBgrsTables1764320000000', 'CreateBgrsLeases1764320000001', 'CreateBgrsResults1764320000003'];
 const CLI_TIMEOUT_MS = 90_000;
-/** Options of a test that runs the CLI once, or twice. */
+/** Options of a test that runs the CLI once, or once per migration. */
 const ONE_RUN = { timeout: CLI_TIMEOUT_MS + 10_000 };
-const TWO_RUNS = { timeout: 2 * CLI_TIMEOUT_MS + 10_000 };
+const EACH_MIGRATION = { timeout: MIGRATIONS.length * CLI_TIMEOUT_MS + 10_000 };
 
 /** The typeorm step of an npm script: what follows the builds. */
 function typeormStep(script: 'migration:run' | 'migration:revert'): string {
@@ -58,12 +66,13 @@ function runScript(script: 'migration:run' | 'migration:revert', databaseUrl?: s
   return runCommand(typeormStep(script), [], { cwd: REPO_ROOT, shell: true, env, timeoutMs: CLI_TIMEOUT_MS });
 }
 
+/** Sorted here: information_schema's collation puts `bgrs_results` before `bgrs_result_chunks`. */
 async function tablesOf(db: TestDatabase): Promise<string[]> {
   const rows = await db.query<{ TABLE_NAME: string }>(
-    'SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME',
+    'SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?',
     [db.name],
   );
-  return rows.map((row) => row.TABLE_NAME);
+  return rows.map((row) => row.TABLE_NAME).sort();
 }
 
 async function appliedMigrations(db: TestDatabase): Promise<string[]> {
@@ -96,7 +105,7 @@ describe('the migration scripts (TypeORM CLI with ormconfig.ts)', () => {
         await db?.drop();
       });
 
-      it('migration:run creates the five tables and the six statuses', ONE_RUN, async () => {
+      it('migration:run creates the seven tables and the six statuses', ONE_RUN, async () => {
         const run = await runScript('migration:run', url);
         assert.equal(run.code, 0, describeRun('migration:run', run));
         assert.deepEqual(await tablesOf(db), [...BGRS_TABLES, 'migrations'].sort());
@@ -115,17 +124,20 @@ describe('the migration scripts (TypeORM CLI with ormconfig.ts)', () => {
         assert.deepEqual(await appliedMigrations(db), MIGRATIONS);
       });
 
-      it('migration:revert, twice, removes every table of the module', TWO_RUNS, async () => {
-        const first = await runScript('migration:revert', url);
-        assert.equal(first.code, 0, describeRun('migration:revert (1)', first));
-        assert.deepEqual(await tablesOf(db), ['bgrs_details', 'bgrs_requests', 'bgrs_statuses', 'migrations']);
-        assert.deepEqual(await appliedMigrations(db), MIGRATIONS.slice(0, 1));
-
-        const second = await runScript('migration:revert', url);
-        assert.equal(second.code, 0, describeRun('migration:revert (2)', second));
-        // Only TypeORM's own bookkeeping table is left, and it is empty.
-        assert.deepEqual(await tablesOf(db), ['migrations']);
-        assert.deepEqual(await appliedMigrations(db), []);
+      it('migration:revert, once per migration, removes every table of the module', EACH_MIGRATION, async () => {
+        // What is left after each revert, newest migration first.
+        const tablesLeft = [
+          ['bgrs_details', 'bgrs_instances', 'bgrs_leases', 'bgrs_requests', 'bgrs_statuses', 'migrations'],
+          ['bgrs_details', 'bgrs_requests', 'bgrs_statuses', 'migrations'],
+          // Only TypeORM's own bookkeeping table is left, and it is empty.
+          ['migrations'],
+        ];
+        for (const [step, tables] of tablesLeft.entries()) {
+          const revert = await runScript('migration:revert', url);
+          assert.equal(revert.code, 0, describeRun(`migration:revert (${step + 1})`, revert));
+          assert.deepEqual(await tablesOf(db), tables);
+          assert.deepEqual(await appliedMigrations(db), MIGRATIONS.slice(0, MIGRATIONS.length - step - 1));
+        }
       });
     });
   }

@@ -1,7 +1,12 @@
 import { CreateBgrsTables1764320000000 } from './1764320000000-create-bgrs-tables.js';
 import { CreateBgrsLeases1764320000001 } from './1764320000001-create-bgrs-leases.js';
+import { CreateBgrsResults1764320000003 } from './1764320000003-create-bgrs-results.js';
 
-export { CreateBgrsLeases1764320000001, CreateBgrsTables1764320000000 };
+export { CreateBgrsLeases1764320000001, CreateBgrsResults1764320000003, CreateBgrsTables1764320000000 };
 
 /** The module's migrations, in order: add them to the host's DataSource `migrations` (and its CLI config). */
-export const bgrsMigrations = [CreateBgrsTables1764320000000, CreateBgrsLeases1764320000001];
+export const bgrsMigrations = [
+  CreateBgrsTables1764320000000,
+  CreateBgrsLeases1764320000001,
+  CreateBgrsResults1764320000003,
+];
