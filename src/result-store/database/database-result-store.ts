@@ -14,11 +14,12 @@ import { DatabaseResultRepository } from './database-result.repository.js';
 import { DATABASE_RESULT_CHUNK_BYTES, DatabaseResultWriter } from './database-result-writer.js';
 
 /**
- * The largest statement the store sends: a chunk goes as a hex literal in the text protocol (twice its bytes), with
- * room for the rest of the INSERT. Well below MariaDB's default `max_allowed_packet` (16 MiB; MySQL 8: 64 MiB), and
- * within MySQL 5.7's 4 MiB; a larger packet would be refused and the connection reset.
+ * The largest packet between the store and the server, either way: a chunk's INSERT (a prepared statement, so the
+ * chunk goes as its bytes) or a chunk read, with room to spare for the rest. Well below MariaDB's default
+ * `max_allowed_packet` (16 MiB; MySQL 8: 64 MiB; MySQL 5.7: 4 MiB); a larger packet would be refused and the
+ * connection reset.
  */
-export const DATABASE_RESULT_MAX_PACKET = 2 * DATABASE_RESULT_CHUNK_BYTES + 64 * 1024;
+export const DATABASE_RESULT_MAX_PACKET = DATABASE_RESULT_CHUNK_BYTES + 64 * 1024;
 
 const SUPPORTED_DATABASES = ['mysql', 'mariadb'];
 
@@ -58,8 +59,8 @@ export class DatabaseResultStore implements BgrsResultStore, OnModuleInit {
     const maxAllowedPacket = await this.rows.maxAllowedPacket();
     if (maxAllowedPacket < DATABASE_RESULT_MAX_PACKET) {
       throw new Error(
-        `resultStore: DatabaseResultStore sends statements of up to ${DATABASE_RESULT_MAX_PACKET} bytes, and the ` +
-          `server's max_allowed_packet is ${maxAllowedPacket}: raise it to 4 MiB or more`,
+        `resultStore: DatabaseResultStore sends packets of up to ${DATABASE_RESULT_MAX_PACKET} bytes, and the ` +
+          `server's max_allowed_packet is ${maxAllowedPacket}: raise it (MariaDB's default is 16 MiB)`,
       );
     }
   }

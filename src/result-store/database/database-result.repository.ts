@@ -6,6 +6,11 @@ import type { BgrsResultHeaders } from '../bgrs-result-store.interface.js';
 const ER_DUP_ENTRY = 1062;
 const ER_NO_REFERENCED_ROW_2 = 1452;
 
+/** What TypeORM's MySQL driver connects with: a connection of a mysql2 pool. */
+interface MysqlPoolConnection {
+  promise(): { execute(sql: string, values: unknown[]): Promise<unknown> };
+}
+
 /** Results listed per query. */
 const LIST_PAGE = 500;
 
@@ -45,8 +50,21 @@ export class DatabaseResultRepository {
     }
   }
 
+  /**
+   * A prepared statement (mysql2's `execute`, on a connection of the data source's pool, given back at once): the
+   * chunk travels as its bytes. Through TypeORM's `query()` it would go hex-encoded in the SQL text, which the
+   * server parses at a fifth of the speed (30 against 160 MiB/s here). TypeORM's logger does not see it.
+   */
   async insertChunk(rid: string, seq: number, data: Buffer): Promise<void> {
-    await this.dataSource.query('INSERT INTO bgrs_result_chunks (rid, seq, data) VALUES (?, ?, ?)', [rid, seq, data]);
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      const connection: MysqlPoolConnection = await runner.connect();
+      await connection
+        .promise()
+        .execute('INSERT INTO bgrs_result_chunks (rid, seq, data) VALUES (?, ?, ?)', [rid, seq, data]);
+    } finally {
+      await runner.release();
+    }
   }
 
   /** Makes the result visible, in one statement; false when its row is gone (abandoned meanwhile). */
