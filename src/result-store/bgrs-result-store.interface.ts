@@ -26,7 +26,7 @@ export interface BgrsStoredEntry {
   location: string;
   /** When it was last written to. */
   modifiedAt: Date;
-  /** False for a partial result: being written, or left behind by a writer that died. */
+  /** False for a partial result: being written, or left behind by a writer that died (`abandon(rid)` removes it). */
   committed: boolean;
 }
 

@@ -8,7 +8,7 @@ export interface S3Sdk {
   storage: typeof LibStorage;
 }
 
-export const S3_SDK_PACKAGES = ['@aws-sdk/client-s3', '@aws-sdk/lib-storage'] as const;
+const S3_SDK_PACKAGES = ['@aws-sdk/client-s3', '@aws-sdk/lib-storage'] as const;
 
 /**
  * The AWS SDK is an optional peer dependency: it is loaded when an `S3ResultStore` is made, never when the package
