@@ -35,9 +35,10 @@ const SUPPORTED_DATABASES = ['mysql', 'mariadb'];
  *   look for committed rows only. A writer that died leaves an uncommitted row, which `abandon()` deletes, and so
  *   does retention: the rows go with their request (ON DELETE CASCADE).
  * - Sizes: every byte goes through InnoDB, the redo log, the binlog (so the replicas) and every backup, and
- *   results are deleted only by retention. Fine for results up to some tens of MiB and a few GiB in all (measured on
- *   MariaDB 10.11 over loopback: 256 MiB written at about 75 MiB/s, read at about 120 MiB/s); beyond that, object
- *   storage (`S3ResultStore`) is the place.
+ *   results are deleted only by retention. Fine for results up to some tens of MiB and a few GiB in all; beyond
+ *   that, object storage (`S3ResultStore`) is the place. Measured (`bench/result-stores.ts`, MariaDB 10.11 on
+ *   loopback, a busy 2-core machine): a 256 MiB result written at 50–105 MiB/s and read at 60–125 MiB/s, with a few
+ *   MiB more RSS.
  */
 @Injectable()
 export class DatabaseResultStore implements BgrsResultStore, OnModuleInit {
