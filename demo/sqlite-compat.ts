@@ -1,8 +1,8 @@
 import { getMetadataArgsStorage } from 'typeorm';
 
 /**
- * The module's entities describe the MySQL schema of SPEC §3, and three of their column types do not exist in
- * TypeORM's SQLite driver: `char` and `varbinary` (rejected when the metadata is built) and a `bigint`
+ * The module's entities describe the MySQL schema of SPEC §3, and four of their column types do not exist in
+ * TypeORM's SQLite driver: `char`, `varbinary` and `mediumblob` (rejected when the metadata is built) and a `bigint`
  * auto-increment key (SQLite only auto-increments an `INTEGER PRIMARY KEY`). For the demo's embedded SQLite file
  * only, the entities' column options are rewritten to SQLite equivalents (`varchar`, `blob`, `integer`) before
  * TypeORM reads them. This changes the metadata of the whole process, so it is only ever called when SQLite is chosen;
@@ -14,7 +14,7 @@ export function adaptEntitiesToSqlite(): void {
     if (column.options.type === 'char') {
       column.options.type = 'varchar';
     }
-    if (column.options.type === 'varbinary') {
+    if (column.options.type === 'varbinary' || column.options.type === 'mediumblob') {
       column.options.type = 'blob';
     }
     const autoIncrement = storage.generations.some(

@@ -73,7 +73,7 @@ export function callerIdOf(options: ResolvedBgrsOptions, request: unknown): Bgrs
 }
 
 /** What a store must have, checked at start rather than at the first background request. */
-const STORE_METHODS = ['create', 'open', 'remove', 'abandon'] as const;
+const STORE_METHODS = ['create', 'open', 'remove', 'abandon', 'list'] as const;
 
 /** A store instance, or the prototype of a store class, has the store's methods. */
 function assertResultStore(resultStore: unknown): void {

@@ -35,9 +35,7 @@ function isWanted(entry: BgrsStoredEntry, record: BgrsResultState | undefined): 
   if (!record) {
     return false;
   }
-  return (
-    BGRS_RUNNING_STATUSES.includes(record.statusId) || (entry.location !== null && record.result === entry.location)
-  );
+  return BGRS_RUNNING_STATUSES.includes(record.statusId) || (entry.committed && record.result === entry.location);
 }
 
 /**
@@ -108,9 +106,6 @@ export class RetentionSweeper implements OnApplicationBootstrap, BeforeApplicati
    * a little off ours. Records are read per batch of files, never per file.
    */
   private async sweepStore(): Promise<void> {
-    if (!this.store.list) {
-      return;
-    }
     const writtenBefore = Date.now() - Math.max(MIN_GRACE_MS, this.options.leaseMs);
     let removed = 0;
     for await (const batch of inBatches(this.store.list(), BATCH)) {
@@ -118,14 +113,10 @@ export class RetentionSweeper implements OnApplicationBootstrap, BeforeApplicati
       const records = await this.repository.findResults([...new Set(settled.map((entry) => entry.rid))]);
       const byRid = new Map(records.map((record) => [record.rid, record]));
       const unwanted = settled.filter((entry) => !isWanted(entry, byRid.get(entry.rid)));
-      // A result and its headers file are two entries of one location.
-      const removals = new Map(unwanted.map((entry) => [entry.location ?? entry.rid, entry]));
       await Promise.all(
-        [...removals.values()].map((entry) =>
-          entry.location ? this.store.remove(entry.location) : this.store.abandon(entry.rid),
-        ),
+        unwanted.map((entry) => (entry.committed ? this.store.remove(entry.location) : this.store.abandon(entry.rid))),
       );
-      removed += removals.size;
+      removed += unwanted.length;
     }
     if (removed > 0) {
       this.logger.log(`Retention sweep: removed ${removed} stored results or partial files that no record asks for`);

@@ -22,3 +22,11 @@ export function createRid(): string {
 export function isRid(value: unknown): value is string {
   return typeof value === 'string' && RID_PATTERN.test(value);
 }
+
+/** `value` itself when it is a request id; anything else throws before it can name a row, a file or a key. */
+export function requireRid(value: string): string {
+  if (!isRid(value)) {
+    throw new Error(`Not a request id: ${JSON.stringify(value)}`);
+  }
+  return value;
+}

@@ -19,7 +19,16 @@ import { REPO_ROOT } from './support/processes.js';
 
 const scripts = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).scripts as Record<string, string>;
 
-const BGRS_TABLES = ['bgrs_details', 'bgrs_instances', 'bgrs_leases', 'bgrs_owners', 'bgrs_requests', 'bgrs_statuses'];
+const BGRS_TABLES = [
+  'bgrs_details',
+  'bgrs_instances',
+  'bgrs_leases',
+  'bgrs_owners',
+  'bgrs_requests',
+  'bgrs_result_chunks',
+  'bgrs_results',
+  'bgrs_statuses',
+];
 const STATUSES = [
   [1, 'created'],
   [2, 'queued'],
@@ -28,7 +37,12 @@ const STATUSES = [
   [5, 'failed'],
   [6, 'cancelled'],
 ];
-const MIGRATIONS = ['CreateBgrsTables1764320000000', 'CreateBgrsLeases1764320000001', 'CreateBgrsOwners1764320000002'];
+const MIGRATIONS = [
+  'CreateBgrsTables1764320000000',
+  'CreateBgrsLeases1764320000001',
+  'CreateBgrsOwners1764320000002',
+  'CreateBgrsResults1764320000003',
+];
 const CLI_TIMEOUT_MS = 90_000;
 /** Options of a test that runs the CLI once, or once per migration. */
 const ONE_RUN = { timeout: CLI_TIMEOUT_MS + 10_000 };
@@ -58,12 +72,13 @@ function runScript(script: 'migration:run' | 'migration:revert', databaseUrl?: s
   return runCommand(typeormStep(script), [], { cwd: REPO_ROOT, shell: true, env, timeoutMs: CLI_TIMEOUT_MS });
 }
 
+/** Sorted here: information_schema's collation puts `bgrs_results` before `bgrs_result_chunks`. */
 async function tablesOf(db: TestDatabase): Promise<string[]> {
   const rows = await db.query<{ TABLE_NAME: string }>(
-    'SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME',
+    'SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?',
     [db.name],
   );
-  return rows.map((row) => row.TABLE_NAME);
+  return rows.map((row) => row.TABLE_NAME).sort();
 }
 
 async function appliedMigrations(db: TestDatabase): Promise<string[]> {
@@ -96,7 +111,7 @@ describe('the migration scripts (TypeORM CLI with ormconfig.ts)', () => {
         await db?.drop();
       });
 
-      it('migration:run creates the six tables and the six statuses', ONE_RUN, async () => {
+      it('migration:run creates the eight tables and the six statuses', ONE_RUN, async () => {
         const run = await runScript('migration:run', url);
         assert.equal(run.code, 0, describeRun('migration:run', run));
         assert.deepEqual(await tablesOf(db), [...BGRS_TABLES, 'migrations'].sort());
@@ -118,6 +133,15 @@ describe('the migration scripts (TypeORM CLI with ormconfig.ts)', () => {
       it('migration:revert, once per migration, removes every table of the module', EACH_MIGRATION, async () => {
         // What is left after each revert, newest migration first.
         const tablesLeft = [
+          [
+            'bgrs_details',
+            'bgrs_instances',
+            'bgrs_leases',
+            'bgrs_owners',
+            'bgrs_requests',
+            'bgrs_statuses',
+            'migrations',
+          ],
           ['bgrs_details', 'bgrs_instances', 'bgrs_leases', 'bgrs_requests', 'bgrs_statuses', 'migrations'],
           ['bgrs_details', 'bgrs_requests', 'bgrs_statuses', 'migrations'],
           // Only TypeORM's own bookkeeping table is left, and it is empty.

@@ -15,8 +15,7 @@ function probe(load: string): string {
     console.log(JSON.stringify({
       resolved: ${load.startsWith('require') ? "require.resolve('nestjs-bgrs')" : "import.meta.resolve('nestjs-bgrs')"},
       kinds: Object.fromEntries(
-        ['BgrsModule', 'BackgroundCapable', 'ProgressReporter', 'bgrsEntities', 'bgrsMigrations', 'BgrsRequest', 'BgrsDetail', 'BgrsStatus']
-          .map((name) => [name, kind(m[name])]),
+        ${JSON.stringify(Object.keys(EXPECTED_KINDS))}.map((name) => [name, kind(m[name])]),
       ),
       entities: m.bgrsEntities.map((entity) => entity.name),
       migrations: m.bgrsMigrations.length,
@@ -35,6 +34,13 @@ const EXPECTED_KINDS = {
   BgrsRequest: 'function',
   BgrsDetail: 'function',
   BgrsStatus: 'function',
+  BgrsResult: 'function',
+  BgrsResultChunk: 'function',
+  CreateBgrsResults1764320000003: 'function',
+  FileResultStore: 'function',
+  S3ResultStore: 'function',
+  S3_CLIENT_DEFAULTS: 'object',
+  DatabaseResultStore: 'function',
 };
 
 describe('the package entry (after npm run build)', () => {
@@ -63,7 +69,7 @@ describe('the package entry (after npm run build)', () => {
       const output = JSON.parse(await runNode(args, { cwd: REPO_ROOT }));
       assert.deepEqual(output.kinds, EXPECTED_KINDS);
       assert.match(String(output.resolved), /dist[\\/]index\.js$/);
-      for (const entity of ['BgrsRequest', 'BgrsDetail', 'BgrsStatus']) {
+      for (const entity of ['BgrsRequest', 'BgrsDetail', 'BgrsStatus', 'BgrsResult', 'BgrsResultChunk']) {
         assert.ok(output.entities.includes(entity), `bgrsEntities lacks ${entity}: ${output.entities}`);
       }
       assert.ok(output.migrations >= 1, 'bgrsMigrations is empty');
@@ -71,4 +77,15 @@ describe('the package entry (after npm run build)', () => {
       assert.equal(output.forRootAsync, 'function');
     });
   }
+
+  it('loads no AWS SDK until an S3ResultStore is made (an optional peer dependency)', async () => {
+    const script = `
+      const m = require('nestjs-bgrs');
+      const loaded = () => Object.keys(require.cache).some((file) => file.includes('/@aws-sdk/'));
+      const before = loaded();
+      new m.S3ResultStore({ bucket: 'b', client: { region: 'us-east-1' } });
+      console.log(JSON.stringify({ before, after: loaded() }));
+    `;
+    assert.deepEqual(JSON.parse(await runNode(['-e', script], { cwd: REPO_ROOT })), { before: false, after: true });
+  });
 });

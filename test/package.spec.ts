@@ -201,6 +201,25 @@ describe('the npm package', () => {
       assert.ok(!existsSync(join(host, 'node_modules', '@nestjs', 'swagger')), '@nestjs/swagger was installed');
     });
 
+    it('loads without the AWS SDK (an optional peer), and an S3ResultStore says which packages it needs', async () => {
+      assert.ok(!existsSync(join(host, 'node_modules', '@aws-sdk')), 'the AWS SDK was installed');
+      const script = `
+        const { S3ResultStore, FileResultStore } = require('nestjs-bgrs');
+        let refused = '';
+        try {
+          new S3ResultStore({ bucket: 'b', client: { region: 'us-east-1' } });
+        } catch (error) {
+          refused = error.message;
+        }
+        console.log(JSON.stringify({ file: typeof FileResultStore, refused }));
+      `;
+      const run = await runCommand(process.execPath, ['-e', script], { cwd: host, timeoutMs: 60_000 });
+      assert.equal(run.code, 0, describeRun('node -e (require without the AWS SDK)', run));
+      const { file, refused } = JSON.parse(run.stdout);
+      assert.equal(file, 'function');
+      assert.match(refused, /S3ResultStore needs the AWS SDK.*npm install @aws-sdk\/client-s3 @aws-sdk\/lib-storage/);
+    });
+
     const hosts = [
       { kind: 'cjs', file: 'main.cjs', title: "CommonJS: require('nestjs-bgrs'), decorators through Reflect.decorate" },
       { kind: 'esm', file: 'main.mjs', title: "ESM: import from 'nestjs-bgrs', decorators called by hand" },

@@ -33,6 +33,7 @@ import {
   type BgrsResultHeaders,
   type BgrsResultStore,
   type BgrsResultWriter,
+  type BgrsStoredEntry,
   type BgrsStoredResult,
   type ResolvedBgrsOptions,
 } from '../src/index.js';
@@ -90,6 +91,12 @@ class MemoryResultStore implements BgrsResultStore, OnModuleInit, OnModuleDestro
   }
 
   async abandon(): Promise<void> {}
+
+  async *list(): AsyncIterable<BgrsStoredEntry> {
+    for (const location of this.results.keys()) {
+      yield { rid: location.slice('memory:'.length), location, modifiedAt: new Date(), committed: true };
+    }
+  }
 }
 
 /** A store that Nest creates, with what a database-backed store would inject. */
@@ -225,7 +232,7 @@ function suite(adapter: TestAdapter): void {
         }
         assert.match(
           started.message,
-          /resultStore must be a BgrsResultStore or its class: .+ has no create, open, remove, abandon\./,
+          /resultStore must be a BgrsResultStore or its class: .+ has no create, open, remove, abandon, list\./,
         );
       });
     }

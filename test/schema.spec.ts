@@ -210,6 +210,48 @@ describe('schema made by bgrsMigrations on MariaDB', () => {
     assert.equal(await db.count('bgrs_owners', 'rid = ?', [rid]), 0);
   });
 
+  it("the database result store's tables (of their own): bgrs_results per request, bgrs_result_chunks per MiB, both going with their request", async () => {
+    const columnsOf = async (table: string) =>
+      (
+        await db.query<ColumnRow>(
+          'SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, EXTRA FROM information_schema.COLUMNS ' +
+            'WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
+          [db.name, table],
+        )
+      ).map((row) => [row.COLUMN_NAME, normalizeType(row.COLUMN_TYPE), row.IS_NULLABLE]);
+    assert.deepEqual(await columnsOf('bgrs_results'), [
+      ['rid', 'char(32)', 'NO'],
+      ['size', 'bigint unsigned', 'NO'],
+      ['headers', 'text', 'YES'],
+      ['created_dt', 'datetime', 'NO'],
+      ['committed_dt', 'datetime', 'YES'],
+    ]);
+    assert.deepEqual(await columnsOf('bgrs_result_chunks'), [
+      ['rid', 'char(32)', 'NO'],
+      ['seq', 'int unsigned', 'NO'],
+      ['data', 'mediumblob', 'NO'],
+    ]);
+    assert.deepEqual(
+      (await indexes('bgrs_results')).find((index) => index.name === 'PRIMARY'),
+      { name: 'PRIMARY', unique: true, columns: 'rid' },
+    );
+    assert.deepEqual(
+      (await indexes('bgrs_result_chunks')).find((index) => index.name === 'PRIMARY'),
+      { name: 'PRIMARY', unique: true, columns: 'rid,seq' },
+    );
+    const keys = await db.query<{ TABLE_NAME: string; REFERENCED_TABLE_NAME: string; DELETE_RULE: string }>(
+      'SELECT k.TABLE_NAME, k.REFERENCED_TABLE_NAME, r.DELETE_RULE ' +
+        'FROM information_schema.KEY_COLUMN_USAGE k JOIN information_schema.REFERENTIAL_CONSTRAINTS r ' +
+        'ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME ' +
+        "WHERE k.TABLE_SCHEMA = ? AND k.TABLE_NAME IN ('bgrs_results', 'bgrs_result_chunks') AND k.COLUMN_NAME = 'rid'",
+      [db.name],
+    );
+    assert.deepEqual(
+      keys.map((key) => `${key.TABLE_NAME}.rid → ${key.REFERENCED_TABLE_NAME}.rid ${key.DELETE_RULE}`).sort(),
+      ['bgrs_result_chunks.rid → bgrs_results.rid CASCADE', 'bgrs_results.rid → bgrs_requests.rid CASCADE'],
+    );
+  });
+
   it('seeds the six statuses', async () => {
     const rows = await db.query<{ id: number; name: string }>('SELECT id, name FROM bgrs_statuses ORDER BY id');
     assert.deepEqual(

@@ -1,12 +1,19 @@
 import { CreateBgrsTables1764320000000 } from './1764320000000-create-bgrs-tables.js';
 import { CreateBgrsLeases1764320000001 } from './1764320000001-create-bgrs-leases.js';
 import { CreateBgrsOwners1764320000002 } from './1764320000002-create-bgrs-owners.js';
+import { CreateBgrsResults1764320000003 } from './1764320000003-create-bgrs-results.js';
 
-export { CreateBgrsLeases1764320000001, CreateBgrsOwners1764320000002, CreateBgrsTables1764320000000 };
+export {
+  CreateBgrsLeases1764320000001,
+  CreateBgrsOwners1764320000002,
+  CreateBgrsResults1764320000003,
+  CreateBgrsTables1764320000000,
+};
 
 /** The module's migrations, in order: add them to the host's DataSource `migrations` (and its CLI config). */
 export const bgrsMigrations = [
   CreateBgrsTables1764320000000,
   CreateBgrsLeases1764320000001,
   CreateBgrsOwners1764320000002,
+  CreateBgrsResults1764320000003,
 ];

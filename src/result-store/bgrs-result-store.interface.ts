@@ -9,7 +9,7 @@ export interface BgrsResultWriter {
   readonly body: Writable;
   /** Puts the whole result in place atomically; resolves to its location (the `result` column). */
   commit(contentType: string | null, headers: BgrsResultHeaders): Promise<string>;
-  /** Drops what was written. */
+  /** Drops what was written; once `commit()` has been called it changes nothing. */
   discard(): Promise<void>;
 }
 
@@ -22,31 +22,27 @@ export interface BgrsStoredResult {
 /** Something a store holds, as `list()` reports it. */
 export interface BgrsStoredEntry {
   rid: string;
-  /** What `commit()` returned, for a committed result; null for a partial one (being written, or left behind). */
-  location: string | null;
+  /** Where it is in the store's own form: what `commit()` returned, for a committed result. */
+  location: string;
   /** When it was last written to. */
   modifiedAt: Date;
+  /** False for a partial result: being written, or left behind by a writer that died (`abandon(rid)` removes it). */
+  committed: boolean;
 }
 
 /**
- * Where results are kept. The default stores files in `resultDir`; the `resultStore` option keeps them
+ * Where results are kept. The default stores files in `resultDir`; provide `BGRS_RESULT_STORE` to keep them
  * elsewhere (object storage, a shared volume).
  */
 export interface BgrsResultStore {
-  /** Starts the result of a request; `rid` is validated. */
+  /** Starts the result of a request; `rid` is validated before it names anything (a bad one throws). */
   create(rid: string): BgrsResultWriter;
-  /** Opens a committed result for streaming; `location` is what `commit()` returned. */
+  /** Opens a committed result for streaming; `location` is what `commit()` returned. Rejects when it is missing. */
   open(location: string): Promise<BgrsStoredResult>;
-  /**
-   * Deletes a result; one that is already gone is no error. A location this store does not hold (another
-   * instance's store) is left alone: its own store's sweep removes it once no record names it.
-   */
+  /** Deletes a result; one that is already gone is no error. */
   remove(location: string): Promise<void>;
   /** Deletes what a writer that died (with its process) left of the result of `rid`, if anything. */
   abandon(rid: string): Promise<void>;
-  /**
-   * Everything the store holds, committed and partial, so that the retention sweep can remove what no record will
-   * ask for any more. Optional: without it, results are removed through their records only.
-   */
-  list?(): AsyncIterable<BgrsStoredEntry>;
+  /** Everything the store holds of results, committed and partial, for sweeps of what no record asks for. */
+  list(): AsyncIterable<BgrsStoredEntry>;
 }

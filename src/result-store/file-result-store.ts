@@ -1,10 +1,8 @@
 import type { OnModuleInit } from '@nestjs/common';
 import { createReadStream } from 'node:fs';
-import { lstat, mkdir, opendir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, opendir, readFile, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { finished } from 'node:stream/promises';
 import { BGRS_RESULT_MAX_LENGTH } from '../bgrs.constants.js';
-import { isRid } from '../rid.js';
 import type {
   BgrsResultHeaders,
   BgrsResultStore,
@@ -12,20 +10,17 @@ import type {
   BgrsStoredEntry,
   BgrsStoredResult,
 } from './bgrs-result-store.interface.js';
-import { RESULT_EXTENSIONS, resultExtension } from './result-extension.js';
-import { SpillingFileWriter } from './spilling-file-writer.js';
+import { FileResultWriter, headersFile, removePartialFiles } from './file-result-writer.js';
+import { LONGEST_RESULT_NAME, parseResultName } from './result-names.js';
 
-const EXTENSION = `(${RESULT_EXTENSIONS.join('|')})`;
-/** A committed result: `keep1m.bgrs.<rid>.result.<ext>`. */
-const RESULT_NAME = new RegExp(`^keep1m\\.bgrs\\.[0-9a-f]{32}\\.result\\.${EXTENSION}$`);
-/** Every file the store writes: a result, the headers beside it, and the temporary names of both. */
-const STORE_FILE_NAME = new RegExp(
-  `^keep1m\\.bgrs\\.([0-9a-f]{32})\\.result\\.(?:${EXTENSION}(?:\\.headers\\.json)?|partial(?:\\.headers)?)$`,
-);
-
-/** Headers kept beside a result file, when there are any. */
-function headersFile(location: string): string {
-  return `${location}.headers.json`;
+/** A file of the store's, by its name: the result (or partial result) it is, or belongs to as its headers. */
+function keptFileOf(name: string): { rid: string; committed: boolean; result: string } | undefined {
+  const result = name.replace(/\.headers(\.json)?$/, '');
+  const parsed = parseResultName(result);
+  // `.headers.json` beside a committed result, `.headers` beside a partial one.
+  const headersOk =
+    result === name || (parsed?.committed ? name.endsWith('.headers.json') : name.endsWith('.partial.headers'));
+  return parsed && headersOk ? { ...parsed, result } : undefined;
 }
 
 /**
@@ -36,8 +31,7 @@ export class FileResultStore implements BgrsResultStore, OnModuleInit {
   constructor(private readonly directory: string) {}
 
   async onModuleInit(): Promise<void> {
-    const longest = join(this.directory, `keep1m.bgrs.${'0'.repeat(32)}.result.html`);
-    if (longest.length > BGRS_RESULT_MAX_LENGTH) {
+    if (join(this.directory, LONGEST_RESULT_NAME).length > BGRS_RESULT_MAX_LENGTH) {
       throw new Error(
         `resultDir is too long: result paths must fit the ${BGRS_RESULT_MAX_LENGTH} characters of the result column`,
       );
@@ -46,27 +40,7 @@ export class FileResultStore implements BgrsResultStore, OnModuleInit {
   }
 
   create(rid: string): BgrsResultWriter {
-    const base = this.baseOf(rid);
-    const temporary = `${base}.partial`;
-    const body = new SpillingFileWriter(temporary);
-    return {
-      body,
-      commit: async (contentType, headers) => {
-        await finished(body);
-        const location = `${base}.${resultExtension(contentType)}`;
-        if (Object.keys(headers).length > 0) {
-          await writeFile(`${temporary}.headers`, JSON.stringify(headers));
-          await rename(`${temporary}.headers`, headersFile(location));
-        }
-        await rename(temporary, location);
-        return location;
-      },
-      discard: async () => {
-        body.destroy();
-        await finished(body).catch(() => undefined);
-        await rm(temporary, { force: true });
-      },
-    };
+    return new FileResultWriter(this.directory, rid);
   }
 
   async open(location: string): Promise<BgrsStoredResult> {
@@ -89,28 +63,33 @@ export class FileResultStore implements BgrsResultStore, OnModuleInit {
     await rm(location, { force: true });
   }
 
-  async abandon(rid: string): Promise<void> {
-    const temporary = `${this.baseOf(rid)}.partial`;
-    await rm(`${temporary}.headers`, { force: true });
-    await rm(temporary, { force: true });
+  abandon(rid: string): Promise<void> {
+    return removePartialFiles(this.directory, rid);
   }
 
   /**
-   * The files of this folder that the store wrote, one entry per file (a result and its headers file are two).
-   * Anything else is never reported, so never removed: other files, folders, and links, even by a result's name.
+   * The results and partial results of this folder, by their names. A headers file is its result's, and is listed
+   * on its own only when its result is missing (a crash between the two renames of a commit). Anything else is
+   * never listed, so never removed: other files, folders, and links, even by a result's name.
    */
   async *list(): AsyncIterable<BgrsStoredEntry> {
-    for await (const file of await opendir(this.directory)) {
-      const match = file.isFile() ? STORE_FILE_NAME.exec(file.name) : null;
-      if (!match) {
+    const directory = await opendir(this.directory).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') {
+        return undefined;
+      }
+      throw error;
+    });
+    for await (const file of directory ?? []) {
+      const kept = file.isFile() ? keptFileOf(file.name) : undefined;
+      if (!kept) {
         continue;
       }
-      const [, rid, extension] = match;
-      const stats = await lstat(join(this.directory, file.name)).catch(() => undefined);
-      // Gone meanwhile: removed by its writer, or by another instance's sweep of a shared folder.
-      if (stats) {
-        const location = extension ? `${this.baseOf(rid)}.${extension}` : null;
-        yield { rid, location, modifiedAt: stats.mtime };
+      const location = join(this.directory, kept.result);
+      const path = join(this.directory, file.name);
+      // Gone meanwhile: committed (renamed), removed, or abandoned.
+      const stats = await lstat(path).catch(() => undefined);
+      if (stats && (path === location || !(await lstat(location).catch(() => undefined)))) {
+        yield { rid: kept.rid, location, modifiedAt: stats.mtime, committed: kept.committed };
       }
     }
   }
@@ -118,14 +97,6 @@ export class FileResultStore implements BgrsResultStore, OnModuleInit {
   /** Whether `location` is a committed result of this folder. */
   private holds(location: string): boolean {
     const name = basename(location);
-    return RESULT_NAME.test(name) && join(this.directory, name) === location;
-  }
-
-  /** Result files are named from the rid only once it is known to be one. */
-  private baseOf(rid: string): string {
-    if (!isRid(rid)) {
-      throw new Error(`Not a request id: ${JSON.stringify(rid)}`);
-    }
-    return join(this.directory, `keep1m.bgrs.${rid}.result`);
+    return parseResultName(name)?.committed === true && join(this.directory, name) === location;
   }
 }

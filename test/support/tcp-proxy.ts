@@ -4,7 +4,9 @@ import { createConnection, createServer, type AddressInfo, type Server, type Soc
  * A TCP proxy on 127.0.0.1 between the app and a server (MariaDB), which a test can cut and restore to inject a
  * database outage for real without touching the shared server:
  * - `cut()` closes the listener (new connections are refused) and destroys every open socket, both sides;
- * - `restore()` listens again on the same port, so the app's configured URL works again.
+ * - `restore()` listens again on the same port, so the app's configured URL works again;
+ * - `cutAfter(bytes)` cuts once that many bytes more have gone from the clients to the server, in the middle of a
+ *   request body as a link that fails mid-transfer does.
  */
 export class TcpProxy {
   private server: Server | undefined;
@@ -12,6 +14,9 @@ export class TcpProxy {
   private portNumber = 0;
   /** Connections accepted since the proxy was created (a cut does not reset it). */
   accepted = 0;
+  /** Bytes forwarded from the clients to the server since the proxy was created. */
+  forwarded = 0;
+  private pendingCut: { at: number; done: () => void } | undefined;
 
   private constructor(
     private readonly targetHost: string,
@@ -48,6 +53,11 @@ export class TcpProxy {
     }
     this.sockets.clear();
     await closed;
+  }
+
+  /** Cuts as soon as `bytes` more bytes have been forwarded to the server; resolves once cut. */
+  cutAfter(bytes: number): Promise<void> {
+    return new Promise((resolve) => (this.pendingCut = { at: this.forwarded + bytes, done: resolve }));
   }
 
   /** The database is back: the same port accepts connections again. */
@@ -92,6 +102,14 @@ export class TcpProxy {
         upstream.destroy();
       });
     }
+    client.on('data', (chunk: Buffer) => {
+      this.forwarded += chunk.length;
+      const pending = this.pendingCut;
+      if (pending && this.forwarded >= pending.at) {
+        this.pendingCut = undefined;
+        void this.cut().then(pending.done);
+      }
+    });
     client.pipe(upstream);
     upstream.pipe(client);
   }
