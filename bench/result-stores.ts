@@ -1,7 +1,7 @@
 /**
  * Throughput and memory of the result stores on this machine: one result of `BENCH_STORE_MIB` MiB (default 256),
  * made as it is written, is stored and read back by each store, and the process's RSS is sampled meanwhile.
- * `npm run build && npm run build:all && node build/bench/result-stores.js` (MariaDB on 127.0.0.1:3306; s3rver is
+ * `npm run build && node build/bench/result-stores.js` (MariaDB on 127.0.0.1:3306; s3rver is
  * started here).
  */
 import 'reflect-metadata';
@@ -18,7 +18,7 @@ import {
   S3ResultStore,
   type BgrsResultStore,
 } from '../src/index.js';
-import { createRid } from '../src/rid.js';
+import { createRid } from '../src/util/rid.js';
 import { TestDatabase } from '../test/support/database.js';
 import { digestOf, generatedBody, storeResult } from '../test/support/result-store-contract.js';
 import { S3Server } from '../test/support/s3-server.js';

@@ -1,10 +1,10 @@
 import { ConfigurableModuleBuilder, Controller, type Type } from '@nestjs/common';
 import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
 import { BGRS_DATA_SOURCE, BGRS_DEFAULT_PATH, BGRS_PATH } from './bgrs.constants.js';
-import { BgrsController } from './bgrs.controller.js';
-import type { BgrsModuleExtras, BgrsModuleOptions } from './bgrs-options.interface.js';
-import { bgrsEntities } from './entities/index.js';
-import { trimSlashes } from './trim-slashes.js';
+import { BgrsController } from './lookup/bgrs.controller.js';
+import type { BgrsModuleExtras, BgrsModuleOptions } from './options/bgrs-options.js';
+import { bgrsEntities } from './persistence/entities/index.js';
+import { trimSlashes } from './util/trim-slashes.js';
 
 /** The prefix without surrounding slashes, e.g. `bgrs` or `api/jobs`. */
 function normalizePath(path: string | undefined): string {

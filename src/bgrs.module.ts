@@ -1,24 +1,24 @@
 import { Module, type DynamicModule, type NestModule } from '@nestjs/common';
 import { ApplicationConfig, DiscoveryModule, HttpAdapterHost } from '@nestjs/core';
 import { BGRS_OPTIONS, BGRS_RESULT_STORE } from './bgrs.constants.js';
-import { BgrsInterceptor } from './bgrs.interceptor.js';
-import { BgrsEventsService } from './bgrs-events.service.js';
-import { BgrsLocation } from './bgrs-location.js';
+import { BgrsInterceptor } from './accept/bgrs.interceptor.js';
+import { BgrsEventsService } from './lookup/bgrs-events.service.js';
+import { BgrsLocation } from './accept/bgrs-location.js';
 import { BGRS_MODULE_OPTIONS, BGRS_OPTIONS_TYPE, ConfigurableBgrsModule } from './bgrs.module-definition.js';
-import { resolveBgrsOptions, type BgrsModuleOptions } from './bgrs-options.interface.js';
-import { bgrsResultStoreProvider } from './bgrs-result-store.provider.js';
-import { BgrsRecordPresenter } from './bgrs-record.presenter.js';
-import { BgrsRequestRepository } from './bgrs-request.repository.js';
-import { BgrsRoutesExplorer } from './bgrs-routes.explorer.js';
-import { BgrsRunner } from './bgrs-runner.js';
-import { takeBgrsParameter } from './bgrs-trigger.js';
-import { PlatformCapture } from './capture/platform-capture.js';
-import { OutcomeRenderer } from './outcome-renderer.js';
-import { LeaseKeeper } from './lease-keeper.service.js';
-import { LookupResponder } from './lookup-responder.js';
-import { ProgressReporter } from './progress-reporter.service.js';
-import { RetentionSweeper } from './retention-sweeper.service.js';
-import { VisibleRequests } from './visible-requests.service.js';
+import { resolveBgrsOptions, type BgrsModuleOptions } from './options/bgrs-options.js';
+import { bgrsResultStoreProvider } from './result-store/bgrs-result-store.provider.js';
+import { BgrsRecordPresenter } from './lookup/bgrs-record.presenter.js';
+import { BgrsRequestRepository } from './persistence/bgrs-request.repository.js';
+import { BgrsRoutesExplorer } from './accept/bgrs-routes.explorer.js';
+import { BgrsInProcessRunner } from './run/in-process/bgrs-in-process.runner.js';
+import { takeBgrsParameter } from './accept/bgrs-trigger.js';
+import { BgrsPlatformService } from './platform/bgrs-platform.service.js';
+import { BgrsOutcomeRenderer } from './run/bgrs-outcome-renderer.service.js';
+import { BgrsLeaseKeeper } from './run/in-process/bgrs-lease-keeper.service.js';
+import { BgrsLookupResponder } from './lookup/bgrs-lookup-responder.service.js';
+import { ProgressReporter } from './progress/progress-reporter.service.js';
+import { BgrsRetentionSweeper } from './persistence/bgrs-retention-sweeper.service.js';
+import { BgrsVisibleRequests } from './lookup/bgrs-visible-requests.service.js';
 
 /** The HTTP servers `bgrs` is already taken out of queries on (a testing module may create several apps). */
 const appsSeen = new WeakSet<object>();
@@ -42,14 +42,14 @@ const appsSeen = new WeakSet<object>();
     BgrsLocation,
     BgrsRequestRepository,
     BgrsRecordPresenter,
-    BgrsRunner,
-    OutcomeRenderer,
-    PlatformCapture,
-    LeaseKeeper,
+    BgrsInProcessRunner,
+    BgrsOutcomeRenderer,
+    BgrsPlatformService,
+    BgrsLeaseKeeper,
     BgrsEventsService,
-    VisibleRequests,
-    LookupResponder,
-    RetentionSweeper,
+    BgrsVisibleRequests,
+    BgrsLookupResponder,
+    BgrsRetentionSweeper,
     ProgressReporter,
   ],
   exports: [ProgressReporter, BGRS_RESULT_STORE],
@@ -66,7 +66,7 @@ export class BgrsModule extends ConfigurableBgrsModule implements NestModule {
     private readonly interceptor: BgrsInterceptor,
     private readonly config: ApplicationConfig,
     private readonly adapterHost: HttpAdapterHost,
-    private readonly platform: PlatformCapture,
+    private readonly platform: BgrsPlatformService,
   ) {
     super();
   }

@@ -1,10 +1,10 @@
-export { BackgroundCapable } from './background-capable.decorator.js';
+export { BackgroundCapable } from './accept/background-capable.decorator.js';
 export { BGRS_OPTIONS, BGRS_RESULT_STORE, BgrsStatusId } from './bgrs.constants.js';
-export { BgrsController } from './bgrs.controller.js';
+export { BgrsController } from './lookup/bgrs.controller.js';
 export { BgrsModule } from './bgrs.module.js';
-export type { BgrsModuleExtras, BgrsModuleOptions, ResolvedBgrsOptions } from './bgrs-options.interface.js';
-export type { BgrsCallerId } from './caller-id.js';
-export type { BgrsDetailView, BgrsRequestView } from './bgrs-record.presenter.js';
+export type { BgrsModuleExtras, BgrsModuleOptions, ResolvedBgrsOptions } from './options/bgrs-options.js';
+export type { BgrsCallerId } from './options/caller-id.js';
+export type { BgrsDetailView, BgrsRequestView } from './lookup/bgrs-record.presenter.js';
 export {
   BgrsDetail,
   BgrsOwner,
@@ -13,9 +13,9 @@ export {
   BgrsResultChunk,
   BgrsStatus,
   bgrsEntities,
-} from './entities/index.js';
-export { bgrsMigrations, CreateBgrsResults1764320000003, CreateBgrsTables1764320000000 } from './migrations/index.js';
-export { ProgressReporter } from './progress-reporter.service.js';
+} from './persistence/entities/index.js';
+export { bgrsMigrations, CreateBgrsResults1764320000003, CreateBgrsTables1764320000000 } from './persistence/migrations/index.js';
+export { ProgressReporter } from './progress/progress-reporter.service.js';
 export type {
   BgrsResultHeaders,
   BgrsResultStore,
@@ -24,6 +24,6 @@ export type {
   BgrsStoredResult,
 } from './result-store/bgrs-result-store.interface.js';
 export { DatabaseResultStore } from './result-store/database/database-result-store.js';
-export { FileResultStore } from './result-store/file-result-store.js';
+export { FileResultStore } from './result-store/file/file-result-store.js';
 export { S3_CLIENT_DEFAULTS } from './result-store/s3/s3-client.js';
 export { S3ResultStore, type S3ResultStoreOptions } from './result-store/s3/s3-result-store.js';

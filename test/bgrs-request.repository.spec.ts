@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DataSource } from 'typeorm';
 import { BgrsStatusId } from '../src/bgrs.constants.js';
-import { BgrsRequestRepository, type BgrsOutcomeRecord } from '../src/bgrs-request.repository.js';
+import { BgrsRequestRepository, type BgrsOutcomeRecord } from '../src/persistence/bgrs-request.repository.js';
 import { bgrsEntities, bgrsMigrations } from '../src/index.js';
-import { createRid } from '../src/rid.js';
+import { createRid } from '../src/util/rid.js';
 import { QueryLog } from './support/app.js';
 import { TestDatabase } from './support/database.js';
 

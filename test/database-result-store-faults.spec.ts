@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { DataSource } from 'typeorm';
 import { bgrsEntities, bgrsMigrations, DatabaseResultStore } from '../src/index.js';
-import { createRid } from '../src/rid.js';
+import { createRid } from '../src/util/rid.js';
 import { TestDatabase } from './support/database.js';
 import { entriesOf, storeResult } from './support/result-store-contract.js';
 import { TcpProxy } from './support/tcp-proxy.js';

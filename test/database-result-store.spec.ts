@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DataSource } from 'typeorm';
 import { bgrsEntities, bgrsMigrations, DatabaseResultStore } from '../src/index.js';
-import { createRid } from '../src/rid.js';
+import { createRid } from '../src/util/rid.js';
 import { DATABASE_RESULT_MAX_PACKET } from '../src/result-store/database/database-result-store.js';
 import { TestDatabase } from './support/database.js';
 import {

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BackgroundCapable, ProgressReporter } from '../src/index.js';
-import { BgrsRunner } from '../src/bgrs-runner.js';
+import { BgrsInProcessRunner } from '../src/run/in-process/bgrs-in-process.runner.js';
 import { KeepingLogger, startAppOn, type AppOnDatabase } from './support/app-on-database.js';
 import { TestDatabase } from './support/database.js';
 import { Gates } from './support/gate.js';
@@ -107,7 +107,7 @@ async function startHeld(pair: Pair, name: string): Promise<string> {
 
 /** Waits until A no longer holds `rid`: its run, final write included, is over. */
 async function runOver(pair: Pair, rid: string): Promise<void> {
-  const runner = pair.a.app.get(BgrsRunner);
+  const runner = pair.a.app.get(BgrsInProcessRunner);
   await eventually(`A to be done with ${rid}`, async () => !runner.rids.includes(rid) || undefined);
 }
 

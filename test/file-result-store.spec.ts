@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FileResultStore } from '../src/index.js';
-import { createRid } from '../src/rid.js';
+import { createRid } from '../src/util/rid.js';
 import { describeResultStoreContract, entriesOf, storeResult } from './support/result-store-contract.js';
 
 async function fileStore(directory: string): Promise<FileResultStore> {

@@ -10,8 +10,8 @@ import { REPO_ROOT } from './support/processes.js';
  * SPEC issue 5, item 7: `ormconfig.ts` with the TypeORM CLI, `npm run migration:run` and `migration:revert`
  * against `DATABASE_URL`, on a fresh MariaDB database.
  *
- * The scripts are `npm run build && npm run build:all && typeorm migration:… -d build/ormconfig.js`. The builds
- * have run already (`npm test` runs them, and this file is part of their output); rebuilding here would rewrite
+ * The scripts are `npm run build && typeorm migration:… -d build/ormconfig.js`. The build has run already
+ * (`npm test` runs it, and this file is part of its output); rebuilding here would rewrite
  * `dist/` and `build/` while the other spec files run from them. So the test runs the scripts' last step, the
  * typeorm command itself as package.json spells it, through a shell with `node_modules/.bin` on the PATH, as
  * `npm run` does.
@@ -89,7 +89,7 @@ async function appliedMigrations(db: TestDatabase): Promise<string[]> {
 describe('the migration scripts (TypeORM CLI with ormconfig.ts)', () => {
   before(() => {
     const compiled = join(REPO_ROOT, 'build', 'ormconfig.js');
-    assert.ok(existsSync(compiled), 'build/ormconfig.js is missing: run npm run build:all');
+    assert.ok(existsSync(compiled), 'build/ormconfig.js is missing: run npm run build');
     // ormconfig imports 'nestjs-bgrs', which resolves to this package's own dist/.
     assert.ok(existsSync(join(REPO_ROOT, 'dist', 'index.js')), 'dist/index.js is missing: run npm run build');
     typeormStep('migration:run');

@@ -14,8 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BackgroundCapable } from '../src/index.js';
-import { RetentionSweeper } from '../src/retention-sweeper.service.js';
-import { createRid } from '../src/rid.js';
+import { BgrsRetentionSweeper } from '../src/persistence/bgrs-retention-sweeper.service.js';
+import { createRid } from '../src/util/rid.js';
 import { KeepingLogger, startAppOn, type AppOnDatabase } from './support/app-on-database.js';
 import { TestDatabase, createScratch, disposeScratch } from './support/database.js';
 import { jsonOf, resultOf, submit, waitForStatus } from './support/http.js';
@@ -43,7 +43,7 @@ describe('orphan results (two instances, a result folder each, one database)', (
   let b: AppOnDatabase;
   const logger = new KeepingLogger(true);
 
-  const sweep = (app: AppOnDatabase) => app.app.get(RetentionSweeper).sweep();
+  const sweep = (app: AppOnDatabase) => app.app.get(BgrsRetentionSweeper).sweep();
   const fileOf = (dir: string, rid: string, suffix = 'json') => join(dir, `keep1m.bgrs.${rid}.result.${suffix}`);
   const filesOf = async (dir: string, rid: string) => (await readdir(dir)).filter((file) => file.includes(rid)).sort();
 

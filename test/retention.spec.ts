@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { BackgroundCapable, ProgressReporter } from '../src/index.js';
-import { RetentionSweeper } from '../src/retention-sweeper.service.js';
+import { BgrsRetentionSweeper } from '../src/persistence/bgrs-retention-sweeper.service.js';
 import { KeepingLogger, startAppOn, type AppOnDatabase } from './support/app-on-database.js';
 import { TestDatabase, createScratch, disposeScratch } from './support/database.js';
 import { resultOf, submit, waitForStatus } from './support/http.js';
@@ -165,7 +165,7 @@ describe('retention sweep (retentionDays: 1, retentionSweepMs: 200, two instance
   });
 
   it('two instances sweeping at once neither fail nor delete anything young', async () => {
-    const sweepers = apps.map((app) => app.app.get(RetentionSweeper));
+    const sweepers = apps.map((app) => app.app.get(BgrsRetentionSweeper));
     const keptBefore = [...submitted.keys()].filter((rid) => !submitted.get(rid)!.n.startsWith('old-'));
     for (let round = 0; round < 3; round++) {
       const old = await finishedRequests(`old${round}`, 40);

@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { S3_CLIENT_DEFAULTS, S3ResultStore } from '../src/index.js';
-import { createRid } from '../src/rid.js';
+import { createRid } from '../src/util/rid.js';
 import { freePort } from './support/processes.js';
 import { entriesOf, writeAndWait } from './support/result-store-contract.js';
 import { S3Server } from './support/s3-server.js';

@@ -6,7 +6,7 @@ import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { S3ResultStore, type S3ResultStoreOptions } from '../src/index.js';
-import { createRid } from '../src/rid.js';
+import { createRid } from '../src/util/rid.js';
 import { describeResultStoreContract, entriesOf, storeResult, writeAndWait } from './support/result-store-contract.js';
 import { S3Server } from './support/s3-server.js';
 import { recordS3Requests, type S3Answer } from './support/s3-requests.js';

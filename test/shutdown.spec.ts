@@ -23,7 +23,7 @@ import { APP_INTERCEPTOR } from '@nestjs/core';
 import { after, before, describe, it } from 'node:test';
 import { concatMap } from 'rxjs';
 import { BackgroundCapable, ProgressReporter } from '../src/index.js';
-import { BgrsRunner } from '../src/bgrs-runner.js';
+import { BgrsInProcessRunner } from '../src/run/in-process/bgrs-in-process.runner.js';
 import { startAppOn, type AppOnDatabase } from './support/app-on-database.js';
 import { TestDatabase, createScratch, disposeScratch } from './support/database.js';
 import { Gates } from './support/gate.js';
@@ -146,7 +146,7 @@ describe('graceful shutdown: app.close() (shutdownGraceMs 1500, maxConcurrent 2)
         seen.started.includes('within') && seen.started.includes('beyond') ? true : undefined,
       );
 
-      const runner = app!.app.get(BgrsRunner, { strict: false });
+      const runner = app!.app.get(BgrsInProcessRunner, { strict: false });
       closing = app!.close();
       await eventually('the app to start draining', async () => (runner.accepting ? undefined : true));
 
@@ -258,7 +258,7 @@ describe('graceful shutdown: a request accepted just before app.close() (its 202
     });
     assert.equal(Number(row.status_id), 3, 'accepted with a run slot: processing');
 
-    const runner = app!.app.get(BgrsRunner, { strict: false });
+    const runner = app!.app.get(BgrsInProcessRunner, { strict: false });
     closing = app!.close();
     await eventually('the app to start draining', async () => (runner.accepting ? undefined : true));
     gates.open('hold:edge');

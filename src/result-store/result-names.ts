@@ -1,4 +1,4 @@
-import { requireRid } from '../rid.js';
+import { requireRid } from '../util/rid.js';
 import { RESULT_EXTENSIONS, resultExtension } from './result-extension.js';
 
 /**

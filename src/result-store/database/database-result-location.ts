@@ -1,4 +1,4 @@
-import { RID_PATTERN } from '../../rid.js';
+import { RID_PATTERN } from '../../util/rid.js';
 
 const LOCATION = new RegExp(`^db:(${RID_PATTERN.source.slice(1, -1)})$`);
 

@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
 import { BGRS_DATA_SOURCE } from '../../bgrs.constants.js';
-import { requireRid } from '../../rid.js';
+import { requireRid } from '../../util/rid.js';
 import type {
   BgrsResultStore,
   BgrsResultWriter,

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { requireRid } from '../../rid.js';
+import { requireRid } from '../../util/rid.js';
 import type { BgrsResultHeaders } from '../bgrs-result-store.interface.js';
 import { StagedResultWriter } from '../staged-result-writer.js';
 import type { WriteCallback } from '../spilling-writer.js';

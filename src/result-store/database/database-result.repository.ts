@@ -1,5 +1,5 @@
 import { IsNull, MoreThan, Not, type DataSource, type Repository } from 'typeorm';
-import { BgrsResult } from '../../entities/bgrs-result.entity.js';
+import { BgrsResult } from '../../persistence/entities/bgrs-result.entity.js';
 import type { BgrsResultHeaders } from '../bgrs-result-store.interface.js';
 
 /** MySQL's error numbers for a duplicate key and for a missing parent row of a foreign key. */

@@ -1,0 +1,415 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource, In, IsNull, LessThan, MoreThan, Not, type EntityManager, type Repository } from 'typeorm';
+import {
+  BGRS_CONTENT_TYPE_MAX_LENGTH,
+  BGRS_DATA_SOURCE,
+  BGRS_ENDED_STATUSES,
+  BGRS_NAME_MAX_LENGTH,
+  BGRS_RUNNING_STATUSES,
+  BgrsStatusId,
+} from '../bgrs.constants.js';
+import type { BgrsCallerId } from '../options/caller-id.js';
+import { BgrsDetail } from './entities/bgrs-detail.entity.js';
+import { BgrsInstance } from './entities/bgrs-instance.entity.js';
+import { BgrsLease } from './entities/bgrs-lease.entity.js';
+import { BgrsOwner } from './entities/bgrs-owner.entity.js';
+import { BgrsRequest } from './entities/bgrs-request.entity.js';
+import { BgrsStatus } from './entities/bgrs-status.entity.js';
+import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
+import { WriteBatcher } from './write-batcher.js';
+
+/** `?, ?, ?`: `count` placeholders. */
+function placeholders(count: number): string {
+  return Array(count).fill('?').join(', ');
+}
+
+/** `(?, ?), (?, ?)`: the placeholders of a multi-row VALUES list. */
+function rowsOf(rows: unknown[], columns: number): string {
+  return Array(rows.length)
+    .fill(`(${placeholders(columns)})`)
+    .join(', ');
+}
+
+/** A text caller id as `bgrs_owners.owner` keeps it; bytes, so that no connection charset converts it. */
+function ownerBytes(owner: string): Buffer {
+  return Buffer.from(owner, 'utf8');
+}
+
+/** DATETIME keeps whole seconds; MySQL would round the milliseconds rather than drop them. */
+function toSecond(date: Date): Date {
+  return new Date(Math.floor(date.getTime() / 1000) * 1000);
+}
+
+export interface NewBgrsRequest {
+  rid: string;
+  /** The caller: a number goes to `user_id`, any other id to `bgrs_owners` (see `toCallerId`). */
+  userId: BgrsCallerId | null;
+  name: string;
+  statusId: BgrsStatusId.Processing | BgrsStatusId.Queued;
+  createdAt: Date;
+  /** The instance that runs it, which holds its lease. */
+  instanceId: string;
+}
+
+export interface BgrsOutcomeRecord {
+  rid: string;
+  httpStatus: number;
+  contentType: string | null;
+  result: string;
+  finishedAt: Date;
+}
+
+export interface NewBgrsDetail {
+  rid: string;
+  at: Date;
+  details: string;
+}
+
+/** What a request's record says of its result. */
+export type BgrsResultState = Pick<BgrsRequest, 'rid' | 'statusId' | 'result'>;
+
+export interface ExpiredBgrsRequest {
+  rid: string;
+  result: string | null;
+}
+
+const LOOKUP_SQL =
+  'SELECT r.id, r.rid, r.user_id, r.name, r.created_dt, r.status_id, r.progress, r.finished_dt, r.status, ' +
+  'r.content_type, r.result, s.name AS status_name ' +
+  'FROM bgrs_requests r INNER JOIN bgrs_statuses s ON s.id = r.status_id WHERE r.rid = ?';
+
+const LEASES_RELEASED_AT_ONCE = 1000;
+/** Leases on ended requests held by one instance or by any dead one. */
+const ENDED_LEASES_SQL =
+  'SELECT l.rid FROM bgrs_leases l INNER JOIN bgrs_requests r ON r.rid = l.rid ' +
+  'LEFT JOIN bgrs_instances i ON i.id = l.instance_id ' +
+  `WHERE r.status_id IN (${BGRS_ENDED_STATUSES.join(', ')}) ` +
+  `AND (l.instance_id = ? OR i.id IS NULL OR i.expires_at < ?) LIMIT ${LEASES_RELEASED_AT_ONCE}`;
+
+/** Every read and write of the module's tables; parameters only, never SQL built from input. */
+@Injectable()
+export class BgrsRequestRepository {
+  private readonly requests: Repository<BgrsRequest>;
+  private readonly details: Repository<BgrsDetail>;
+  private readonly instances: Repository<BgrsInstance>;
+  private readonly leases: Repository<BgrsLease>;
+  private readonly owners: Repository<BgrsOwner>;
+  /** The DATETIME columns the raw writes convert their dates for. */
+  private readonly dateColumns: { createdDt: ColumnMetadata; finishedDt: ColumnMetadata };
+  private readonly acceptances = new WriteBatcher<NewBgrsRequest>((requests) => this.insertMany(requests));
+  private readonly starts = new WriteBatcher<string>(async (rids) => {
+    await this.dataSource.query(
+      `UPDATE bgrs_requests SET status_id = ${BgrsStatusId.Processing} ` +
+        `WHERE rid IN (${placeholders(rids.length)}) AND status_id = ${BgrsStatusId.Queued}`,
+      rids,
+    );
+  });
+  private readonly outcomes = new WriteBatcher<BgrsOutcomeRecord, boolean>((outcomes) => this.finishMany(outcomes));
+
+  constructor(@Inject(BGRS_DATA_SOURCE) private readonly dataSource: DataSource) {
+    this.requests = dataSource.getRepository(BgrsRequest);
+    this.details = dataSource.getRepository(BgrsDetail);
+    this.instances = dataSource.getRepository(BgrsInstance);
+    this.leases = dataSource.getRepository(BgrsLease);
+    this.owners = dataSource.getRepository(BgrsOwner);
+    const columnOf = (property: string) => this.requests.metadata.findColumnWithPropertyName(property)!;
+    this.dateColumns = { createdDt: columnOf('createdDt'), finishedDt: columnOf('finishedDt') };
+  }
+
+  /** Records an accepted request together with its lease: both land, or neither. */
+  insert(request: NewBgrsRequest): Promise<void> {
+    return this.acceptances.add(request);
+  }
+
+  /**
+   * Concurrent acceptances share one transaction of multi-row INSERTs, written as SQL: TypeORM's insert builder
+   * costs more CPU per row than the acceptance itself. Callers with ids other than numbers add a third INSERT.
+   */
+  private async insertMany(requests: NewBgrsRequest[]): Promise<void> {
+    const { createdDt } = this.dateColumns;
+    const owners = requests.flatMap(({ rid, userId }) =>
+      typeof userId === 'string' ? [{ rid, owner: ownerBytes(userId) }] : [],
+    );
+    await this.dataSource.transaction(async (manager) => {
+      await manager.query(
+        `INSERT INTO bgrs_requests (rid, user_id, name, status_id, created_dt, progress) VALUES ${rowsOf(requests, 6)}`,
+        requests.flatMap((request) => [
+          request.rid,
+          typeof request.userId === 'number' ? request.userId : null,
+          request.name.slice(0, BGRS_NAME_MAX_LENGTH),
+          request.statusId,
+          this.dataSource.driver.preparePersistentValue(toSecond(request.createdAt), createdDt),
+          '0.00',
+        ]),
+      );
+      await manager.query(
+        `INSERT INTO bgrs_leases (rid, instance_id) VALUES ${rowsOf(requests, 2)}`,
+        requests.flatMap((request) => [request.rid, request.instanceId]),
+      );
+      if (owners.length > 0) {
+        await manager.query(
+          `INSERT INTO bgrs_owners (rid, owner) VALUES ${rowsOf(owners, 2)}`,
+          owners.flatMap(({ rid, owner }) => [rid, owner]),
+        );
+      }
+    });
+  }
+
+  /** A queued request starts; requests starting together are updated in one statement. */
+  markProcessing(rid: string): Promise<void> {
+    return this.starts.add(rid);
+  }
+
+  async saveProgress(rid: string, percent: number): Promise<void> {
+    await this.requests.update({ rid, statusId: In(BGRS_RUNNING_STATUSES) }, { progress: percent.toFixed(2) });
+  }
+
+  async addDetails(rows: NewBgrsDetail[]): Promise<void> {
+    if (rows.length > 0) {
+      await this.details.insert(rows.map((row) => ({ rid: row.rid, dt: toSecond(row.at), details: row.details })));
+    }
+  }
+
+  /**
+   * Records the outcome of a request that is still running; resolves to false when it had ended otherwise (failed by
+   * another instance that took this one's lease for lost, or cancelled). An end state is final: such an outcome
+   * changes nothing, and its writer gives its result up.
+   */
+  finish(outcome: BgrsOutcomeRecord): Promise<boolean> {
+    return this.outcomes.add(outcome);
+  }
+
+  /**
+   * Outcomes that end together are written by one statement, one log flush, fenced to requests still running. The
+   * lease is given up later, by `releaseEndedLeases`: a lease on an ended request holds nothing, and a final write
+   * with no second statement and no transaction lands sooner. Only when fewer rows changed than outcomes were
+   * written are they read back: an outcome landed if its request is finished with its result, which is also what a
+   * retried write finds whose first try landed but lost its answer.
+   */
+  private async finishMany(outcomes: BgrsOutcomeRecord[]): Promise<boolean[]> {
+    const byRid = (value: (outcome: BgrsOutcomeRecord) => unknown) =>
+      outcomes.flatMap((outcome) => [outcome.rid, value(outcome)]);
+    const cases = outcomes.map(() => 'WHEN ? THEN ?').join(' ');
+    const { finishedDt } = this.dateColumns;
+    const rids = outcomes.map((outcome) => outcome.rid);
+    const changed = await this.changedBy(
+      `UPDATE bgrs_requests SET status_id = ${BgrsStatusId.Finished}, progress = ?, ` +
+        `finished_dt = CASE rid ${cases} END, status = CASE rid ${cases} END, ` +
+        `content_type = CASE rid ${cases} END, result = CASE rid ${cases} END ` +
+        `WHERE rid IN (${placeholders(outcomes.length)}) AND status_id IN (${BGRS_RUNNING_STATUSES.join(', ')})`,
+      [
+        '100.00',
+        ...byRid((outcome) => this.dataSource.driver.preparePersistentValue(toSecond(outcome.finishedAt), finishedDt)),
+        ...byRid((outcome) => outcome.httpStatus),
+        ...byRid((outcome) => outcome.contentType?.slice(0, BGRS_CONTENT_TYPE_MAX_LENGTH) ?? null),
+        ...byRid((outcome) => outcome.result),
+        ...rids,
+      ],
+    );
+    if (changed === outcomes.length) {
+      return outcomes.map(() => true);
+    }
+    const stored = new Map((await this.findResults(rids)).map((row) => [row.rid, row]));
+    return outcomes.map((outcome) => {
+      const row = stored.get(outcome.rid);
+      return row?.statusId === BgrsStatusId.Finished && row.result === outcome.result;
+    });
+  }
+
+  /** Runs a write and answers how many rows it changed, as every driver reports it. */
+  private async changedBy(sql: string, parameters: unknown[]): Promise<number> {
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      const { affected } = await runner.query(sql, parameters, true);
+      return affected ?? 0;
+    } finally {
+      await runner.release();
+    }
+  }
+
+  /**
+   * Deletes the leases on requests that have ended, held by `instanceId` or by instances dead at `now`: found by a
+   * plain read, deleted by key under READ COMMITTED where the driver has it. Under REPEATABLE READ a DELETE of a
+   * list of keys locks the gaps between them too, where acceptances insert their leases, and the two deadlock.
+   */
+  async releaseEndedLeases(instanceId: string, now: number): Promise<void> {
+    const readCommitted = this.dataSource.driver.supportedIsolationLevels.includes('READ COMMITTED');
+    for (;;) {
+      const rows: Array<{ rid: string }> = await this.dataSource.query(ENDED_LEASES_SQL, [instanceId, now]);
+      const remove = (manager: EntityManager) => manager.delete(BgrsLease, { rid: In(rows.map((row) => row.rid)) });
+      if (rows.length > 0) {
+        await (readCommitted ? this.dataSource.transaction('READ COMMITTED', remove) : remove(this.dataSource.manager));
+      }
+      if (rows.length < LEASES_RELEASED_AT_ONCE) {
+        return;
+      }
+    }
+  }
+
+  /** Ends a request that has not ended as `failed`, with a details row saying why; false if it had ended. */
+  async fail(rid: string, reason: string): Promise<boolean> {
+    return this.end(rid, BgrsStatusId.Failed, reason);
+  }
+
+  /** Ends a request that has not ended as `cancelled`, with a details row saying why; false if it had ended. */
+  async cancel(rid: string, reason: string): Promise<boolean> {
+    return this.end(rid, BgrsStatusId.Cancelled, reason);
+  }
+
+  /** Which of `rids` have ended, by any writer (a cancellation, another instance's reaper), and how. */
+  async findEnded(rids: string[]): Promise<Array<{ rid: string; statusId: BgrsStatusId }>> {
+    if (rids.length === 0) {
+      return [];
+    }
+    return this.requests.find({
+      select: { rid: true, statusId: true },
+      where: { rid: In(rids), statusId: In(BGRS_ENDED_STATUSES) },
+    });
+  }
+
+  async heartbeat(instanceId: string, expiresAt: number): Promise<void> {
+    await this.instances.upsert({ id: instanceId, expiresAt: String(expiresAt) }, ['id']);
+  }
+
+  async removeInstance(instanceId: string): Promise<void> {
+    await this.instances.delete({ id: instanceId });
+  }
+
+  /** Requests leased by instances other than `instanceId` that are gone or whose heartbeat is older than `now`. */
+  async findAbandoned(instanceId: string, now: number): Promise<string[]> {
+    const rows: Array<{ rid: string }> = await this.leases
+      .createQueryBuilder('lease')
+      .leftJoin(BgrsInstance, 'instance', 'instance.id = lease.instance_id')
+      .innerJoin(BgrsRequest, 'request', 'request.rid = lease.rid')
+      .select('lease.rid', 'rid')
+      .where('lease.instance_id <> :instanceId', { instanceId })
+      .andWhere('(instance.id IS NULL OR instance.expires_at < :now)', { now })
+      // Leases on ended requests are released in bulk (`releaseEndedLeases`), not failed one by one.
+      .andWhere('request.status_id IN (:...running)', { running: BGRS_RUNNING_STATUSES })
+      .getRawMany();
+    return rows.map((row) => row.rid);
+  }
+
+  /** Forgets instances that are dead and hold no lease any more. */
+  async removeDeadInstances(now: number): Promise<void> {
+    await this.instances
+      .createQueryBuilder()
+      .delete()
+      .where('expires_at < :now', { now })
+      .andWhere('id NOT IN (SELECT DISTINCT instance_id FROM bgrs_leases)')
+      .execute();
+  }
+
+  /** Ended requests created before `before`, oldest first. */
+  async findExpired(before: Date, limit: number): Promise<ExpiredBgrsRequest[]> {
+    return this.requests.find({
+      select: { rid: true, result: true },
+      where: { createdDt: LessThan(toSecond(before)), statusId: Not(In(BGRS_RUNNING_STATUSES)) },
+      order: { id: 'ASC' },
+      take: limit,
+    });
+  }
+
+  /** The status and result of each of `rids` that has a record. */
+  async findResults(rids: string[]): Promise<BgrsResultState[]> {
+    if (rids.length === 0) {
+      return [];
+    }
+    return this.requests.find({ select: { rid: true, statusId: true, result: true }, where: { rid: In(rids) } });
+  }
+
+  /** Deletes requests; their details and leases go with them (foreign keys cascade). */
+  async deleteRequests(rids: string[]): Promise<void> {
+    if (rids.length > 0) {
+      await this.requests.delete({ rid: In(rids) });
+    }
+  }
+
+  /**
+   * The hottest read (every poll): one constant, parameterised statement, its row hydrated by the driver, without
+   * TypeORM building the query each time.
+   */
+  async findOne(rid: string): Promise<BgrsRequest | null> {
+    const [row] = (await this.dataSource.query(LOOKUP_SQL, [rid])) as Array<Record<string, unknown>>;
+    if (!row) {
+      return null;
+    }
+    const request = new BgrsRequest();
+    for (const column of this.requests.metadata.columns) {
+      (request as unknown as Record<string, unknown>)[column.propertyName] =
+        this.dataSource.driver.prepareHydratedValue(row[column.databaseName], column);
+    }
+    request.state = Object.assign(new BgrsStatus(), { id: request.statusId, name: String(row.status_name) });
+    return request;
+  }
+
+  findDetails(rid: string): Promise<BgrsDetail[]> {
+    return this.details.find({ where: { rid }, order: { id: 'ASC' } });
+  }
+
+  /** Whether `owner`, a text caller id, made the request `rid`. */
+  async isOwnedBy(rid: string, owner: string): Promise<boolean> {
+    return this.owners.exists({ where: { rid, owner: ownerBytes(owner) } });
+  }
+
+  /** A caller's requests, newest first, from before the request with id `beforeId` (keyset pagination). */
+  findByUser(
+    userId: BgrsCallerId,
+    page: { statusId?: BgrsStatusId; beforeId?: number; limit: number },
+  ): Promise<BgrsRequest[]> {
+    const query = this.requests.createQueryBuilder('request').innerJoinAndSelect('request.state', 'state');
+    if (typeof userId === 'string') {
+      query.innerJoin(BgrsOwner, 'ownership', 'ownership.rid = request.rid AND ownership.owner = :owner', {
+        owner: ownerBytes(userId),
+      });
+    }
+    // `limit`, not `take`: with a join, `take` makes TypeORM run a second, DISTINCT query first.
+    return query
+      .where({
+        // A request of a text id has no user_id.
+        userId: typeof userId === 'number' ? userId : IsNull(),
+        ...(page.statusId ? { statusId: page.statusId } : {}),
+        ...(page.beforeId ? { id: LessThan(page.beforeId) } : {}),
+      })
+      .orderBy('request.id', 'DESC')
+      .limit(page.limit)
+      .getMany();
+  }
+
+  /** The records of several requests at once. */
+  findMany(rids: string[]): Promise<BgrsRequest[]> {
+    return this.requests.find({ where: { rid: In(rids) }, relations: { state: true } });
+  }
+
+  /** The details rows of several requests with an id above `afterId`, oldest first. */
+  findDetailsAfter(rids: string[], afterId: string): Promise<BgrsDetail[]> {
+    return this.details.find({ where: { rid: In(rids), id: MoreThan(afterId) }, order: { id: 'ASC' } });
+  }
+
+  /** The id of the newest details row of a request, or '0'. */
+  async lastDetailId(rid: string): Promise<string> {
+    const newest = await this.details.findOne({ select: { id: true }, where: { rid }, order: { id: 'DESC' } });
+    return newest ? String(newest.id) : '0';
+  }
+
+  /**
+   * Ends a request that has not ended and writes its details row in one transaction, so that a reader who sees the
+   * end state sees the row too. False if it had ended already. Its lease goes with the others of ended requests
+   * (`releaseEndedLeases`).
+   */
+  private async end(rid: string, statusId: BgrsStatusId, reason: string): Promise<boolean> {
+    const at = new Date();
+    return this.dataSource.transaction(async (manager) => {
+      const { affected } = await manager.update(
+        BgrsRequest,
+        { rid, statusId: In(BGRS_RUNNING_STATUSES) },
+        { statusId, finishedDt: toSecond(at) },
+      );
+      const ended = (affected ?? 0) > 0;
+      if (ended) {
+        await manager.insert(BgrsDetail, { rid, dt: toSecond(at), details: reason });
+      }
+      return ended;
+    });
+  }
+}

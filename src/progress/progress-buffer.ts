@@ -1,0 +1,113 @@
+import { Logger } from '@nestjs/common';
+import { BGRS_DETAILS_MAX_BYTES } from '../bgrs.constants.js';
+import type { BgrsRequestRepository, NewBgrsDetail } from '../persistence/bgrs-request.repository.js';
+
+const DONE = Promise.resolve();
+
+/** Details a handler may queue before `detail()` makes it wait for the database. */
+const MAX_PENDING_DETAILS = 1000;
+
+function clampPercent(percent: number, current: number): number {
+  if (Number.isNaN(percent)) {
+    return current;
+  }
+  const rounded = Math.round(Math.min(100, Math.max(0, percent)) * 100) / 100;
+  return Math.max(rounded, current);
+}
+
+/** Cuts text to what a TEXT column holds, on a character boundary. */
+function fitDetails(text: string): string {
+  const value = String(text);
+  if (value.length * 3 <= BGRS_DETAILS_MAX_BYTES) {
+    return value;
+  }
+  const bytes = Buffer.from(value, 'utf8');
+  if (bytes.length <= BGRS_DETAILS_MAX_BYTES) {
+    return value;
+  }
+  // Dropping a split last character: a decoder turns it into U+FFFD, which is 3 bytes again.
+  return bytes
+    .subarray(0, BGRS_DETAILS_MAX_BYTES - 3)
+    .toString('utf8')
+    .replace(/\uFFFD$/, '');
+}
+
+/**
+ * The progress of one running request. `report()` and `detail()` only touch memory; the buffer writes at most
+ * once per interval (the latest percent, and the queued details in one INSERT), so a tight loop of reports costs
+ * a handful of writes. A failed write is logged and dropped: progress is never worth failing a request for.
+ */
+export class ProgressBuffer {
+  private static readonly logger = new Logger('BgrsProgress');
+  private percent = 0;
+  private savedPercent = 0;
+  private details: NewBgrsDetail[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    private readonly rid: string,
+    private readonly repository: BgrsRequestRepository,
+    private readonly intervalMs: number,
+  ) {}
+
+  report(percent: number): void {
+    // Never decreasing: the common case of a loop reporting the same value costs one comparison.
+    if (percent <= this.percent || this.closed) {
+      return;
+    }
+    const next = clampPercent(Number(percent), this.percent);
+    if (next !== this.percent) {
+      this.percent = next;
+      this.schedule();
+    }
+  }
+
+  detail(text: string): Promise<void> {
+    if (this.closed) {
+      return DONE;
+    }
+    this.details.push({ rid: this.rid, at: new Date(), details: fitDetails(text) });
+    if (this.details.length >= MAX_PENDING_DETAILS) {
+      return this.flush();
+    }
+    this.schedule();
+    return DONE;
+  }
+
+  /** Writes what is pending now; writes never overlap, so rows land in the order they were reported. */
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.writing = this.writing.then(() => this.write());
+    return this.writing;
+  }
+
+  /** Writes the rest and stops: later reports (from a handler that outlives its request) are ignored. */
+  async close(): Promise<void> {
+    await this.flush();
+    this.closed = true;
+  }
+
+  private schedule(): void {
+    if (!this.timer && !this.closed) {
+      this.timer = setTimeout(() => void this.flush(), this.intervalMs);
+      this.timer.unref();
+    }
+  }
+
+  private async write(): Promise<void> {
+    const details = this.details.splice(0);
+    const percent = this.percent;
+    try {
+      await this.repository.addDetails(details);
+      if (percent !== this.savedPercent) {
+        await this.repository.saveProgress(this.rid, percent);
+        this.savedPercent = percent;
+      }
+    } catch (error) {
+      ProgressBuffer.logger.warn(`Progress of ${this.rid} not saved: ${(error as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,47 @@
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BgrsResultHeaders } from '../bgrs-result-store.interface.js';
+import { partialResultName, resultName } from '../result-names.js';
+import { SpillingFileWriter } from './spilling-file-writer.js';
+import { StagedResultWriter } from '../staged-result-writer.js';
+
+/** Headers kept beside a result file, when there are any. */
+export function headersFile(location: string): string {
+  return `${location}.headers.json`;
+}
+
+/** Removes the temporary files of the result of `rid`: a writer's own, or those of one that died. */
+export async function removePartialFiles(directory: string, rid: string): Promise<void> {
+  const temporary = join(directory, partialResultName(rid));
+  await rm(`${temporary}.headers`, { force: true });
+  await rm(temporary, { force: true });
+}
+
+/** Writes a result to `keep1m.bgrs.<rid>.result.partial` and renames it into place. */
+export class FileResultWriter extends StagedResultWriter {
+  readonly body: SpillingFileWriter;
+  private readonly temporary: string;
+
+  constructor(
+    private readonly directory: string,
+    private readonly rid: string,
+  ) {
+    super();
+    this.temporary = join(directory, partialResultName(rid));
+    this.body = new SpillingFileWriter(this.temporary);
+  }
+
+  protected override async publish(contentType: string | null, headers: BgrsResultHeaders): Promise<string> {
+    const location = join(this.directory, resultName(this.rid, contentType));
+    if (Object.keys(headers).length > 0) {
+      await writeFile(`${this.temporary}.headers`, JSON.stringify(headers));
+      await rename(`${this.temporary}.headers`, headersFile(location));
+    }
+    await rename(this.temporary, location);
+    return location;
+  }
+
+  protected override cleanUp(): Promise<void> {
+    return removePartialFiles(this.directory, this.rid);
+  }
+}

@@ -1,0 +1,80 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { BGRS_OPTIONS, BGRS_RESULT_STORE } from '../../bgrs.constants.js';
+import type { ResolvedBgrsOptions } from '../../options/bgrs-options.js';
+import { BgrsRequestRepository } from '../../persistence/bgrs-request.repository.js';
+import { BgrsInProcessRunner } from './bgrs-in-process.runner.js';
+import type { BgrsResultStore } from '../../result-store/bgrs-result-store.interface.js';
+
+const ABANDONED = 'failed: the instance running it stopped (its lease expired)';
+
+/**
+ * Keeps this instance's leases alive and looks after the others', on a heartbeat every third of `leaseMs`:
+ * renews its own lease, fails the requests of instances that stopped renewing theirs (also its own earlier life,
+ * after a crash), stops the requests here that have ended elsewhere (cancelled on another instance, or failed by a
+ * peer while this instance was cut off from the database for longer than its lease), and gives up the leases (its
+ * own and dead instances') on requests that have ended. On shutdown it lets the runner drain, then gives its leases up.
+ */
+@Injectable()
+export class BgrsLeaseKeeper implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('Bgrs');
+  private timer: NodeJS.Timeout | undefined;
+  private beat: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly repository: BgrsRequestRepository,
+    private readonly runner: BgrsInProcessRunner,
+    @Inject(BGRS_RESULT_STORE) private readonly store: BgrsResultStore,
+    @Inject(BGRS_OPTIONS) private readonly options: ResolvedBgrsOptions,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.heartbeat();
+    this.timer = setInterval(
+      () => {
+        // A slow database must not pile up heartbeats.
+        this.beat = this.beat.then(() => this.heartbeat());
+      },
+      Math.max(1, Math.floor(this.options.leaseMs / 3)),
+    );
+    this.timer.unref();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.runner.drain();
+    clearInterval(this.timer);
+    await this.beat;
+    try {
+      await this.repository.releaseEndedLeases(this.runner.instanceId, Date.now());
+      await this.repository.removeInstance(this.runner.instanceId);
+    } catch (error) {
+      this.logger.warn(`Instance lease not removed: ${(error as Error).message}`);
+    }
+  }
+
+  /** One heartbeat; every step is tried again on the next one when the database is away. */
+  async heartbeat(): Promise<void> {
+    const now = Date.now();
+    try {
+      await this.repository.heartbeat(this.runner.instanceId, now + this.options.leaseMs);
+      for (const { rid, statusId } of await this.repository.findEnded(this.runner.rids)) {
+        this.runner.stopEnded(rid, statusId);
+      }
+      for (const rid of await this.repository.findAbandoned(this.runner.instanceId, now)) {
+        if (await this.repository.fail(rid, ABANDONED)) {
+          this.logger.warn(`${rid}: ${ABANDONED}`);
+          await this.store.abandon(rid);
+        }
+      }
+      await this.repository.releaseEndedLeases(this.runner.instanceId, now);
+      await this.repository.removeDeadInstances(now);
+    } catch (error) {
+      this.logger.warn(`Heartbeat failed: ${(error as Error).message}`);
+    }
+  }
+}
