@@ -14,7 +14,11 @@ export {
   BgrsStatus,
   bgrsEntities,
 } from './persistence/entities/index.js';
-export { bgrsMigrations, CreateBgrsResults1764320000003, CreateBgrsTables1764320000000 } from './persistence/migrations/index.js';
+export {
+  bgrsMigrations,
+  CreateBgrsResults1764320000003,
+  CreateBgrsTables1764320000000,
+} from './persistence/migrations/index.js';
 export { ProgressReporter } from './progress/progress-reporter.service.js';
 export type {
   BgrsResultHeaders,
