@@ -8,12 +8,14 @@ import { BGRS_MODULE_OPTIONS, BGRS_OPTIONS_TYPE, ConfigurableBgrsModule } from '
 import { resolveBgrsOptions, type BgrsModuleOptions } from './options/bgrs-options.js';
 import { bgrsResultStoreProvider } from './result-store/bgrs-result-store.provider.js';
 import { BgrsRecordPresenter } from './lookup/bgrs-record.presenter.js';
+import { BgrsLeaseRepository } from './persistence/bgrs-lease.repository.js';
 import { BgrsRequestRepository } from './persistence/bgrs-request.repository.js';
 import { BgrsRoutesExplorer } from './accept/bgrs-routes.explorer.js';
 import { BgrsInProcessRunner } from './run/in-process/bgrs-in-process.runner.js';
 import { takeBgrsParameter } from './accept/bgrs-trigger.js';
 import { BgrsPlatformService } from './platform/bgrs-platform.service.js';
 import { BgrsOutcomeRenderer } from './run/bgrs-outcome-renderer.service.js';
+import { BgrsRunCompletion } from './run/bgrs-run-completion.service.js';
 import { BgrsLeaseKeeper } from './run/in-process/bgrs-lease-keeper.service.js';
 import { BgrsLookupResponder } from './lookup/bgrs-lookup-responder.service.js';
 import { ProgressReporter } from './progress/progress-reporter.service.js';
@@ -41,8 +43,10 @@ const appsSeen = new WeakSet<object>();
     BgrsRoutesExplorer,
     BgrsLocation,
     BgrsRequestRepository,
+    BgrsLeaseRepository,
     BgrsRecordPresenter,
     BgrsInProcessRunner,
+    BgrsRunCompletion,
     BgrsOutcomeRenderer,
     BgrsPlatformService,
     BgrsLeaseKeeper,

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DataSource } from 'typeorm';
 import { BgrsStatusId } from '../src/bgrs.constants.js';
+import { BgrsLeaseRepository } from '../src/persistence/bgrs-lease.repository.js';
 import { BgrsRequestRepository, type BgrsOutcomeRecord } from '../src/persistence/bgrs-request.repository.js';
 import { bgrsEntities, bgrsMigrations } from '../src/index.js';
 import { createRid } from '../src/util/rid.js';
@@ -22,6 +23,7 @@ describe('BgrsRequestRepository (grouped writes, real MariaDB)', () => {
   let db: TestDatabase;
   let dataSource: DataSource;
   let repository: BgrsRequestRepository;
+  let leases: BgrsLeaseRepository;
   const queryLog = new QueryLog();
 
   /** Accepts `count` requests at once (they share one transaction), as `statusId`, leased by `instanceId`. */
@@ -55,6 +57,7 @@ describe('BgrsRequestRepository (grouped writes, real MariaDB)', () => {
     });
     await dataSource.initialize();
     repository = new BgrsRequestRepository(dataSource);
+    leases = new BgrsLeaseRepository(dataSource);
   });
 
   after(async () => {
@@ -173,7 +176,7 @@ describe('BgrsRequestRepository (grouped writes, real MariaDB)', () => {
     const [failed] = await accept(1, BgrsStatusId.Processing);
     const [othersRunning, othersFinished] = await accept(2, BgrsStatusId.Processing, DEAD_INSTANCE);
     const now = Date.now();
-    await repository.heartbeat(INSTANCE, now + 30_000);
+    await leases.heartbeat(INSTANCE, now + 30_000);
     const finish = (rid: string) =>
       repository.finish({ rid, httpStatus: 200, contentType: null, result: 'media/x.bin', finishedAt: new Date() });
     await finish(finished);
@@ -182,8 +185,8 @@ describe('BgrsRequestRepository (grouped writes, real MariaDB)', () => {
     assert.equal(await leased([finished, othersFinished, failed]), 3, 'a finish leaves its lease for later');
 
     // Only the dead instance's request that still runs is for the reaper to fail.
-    assert.deepEqual(await repository.findAbandoned(INSTANCE, now), [othersRunning]);
-    await repository.releaseEndedLeases(INSTANCE, now);
+    assert.deepEqual(await leases.findAbandoned(INSTANCE, now), [othersRunning]);
+    await leases.releaseEndedLeases(INSTANCE, now);
     assert.equal(await leased([finished, othersFinished, failed]), 0, 'ended requests hold no lease');
     assert.equal(await leased([running, othersRunning]), 2, 'running requests keep theirs');
   });

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource, In, IsNull, LessThan, MoreThan, Not, type EntityManager, type Repository } from 'typeorm';
+import { DataSource, In, IsNull, LessThan, MoreThan, Not, type Repository } from 'typeorm';
 import {
   BGRS_CONTENT_TYPE_MAX_LENGTH,
   BGRS_DATA_SOURCE,
@@ -10,7 +10,6 @@ import {
 } from '../bgrs.constants.js';
 import type { BgrsCallerId } from '../options/caller-id.js';
 import { BgrsDetail } from './entities/bgrs-detail.entity.js';
-import { BgrsInstance } from './entities/bgrs-instance.entity.js';
 import { BgrsLease } from './entities/bgrs-lease.entity.js';
 import { BgrsOwner } from './entities/bgrs-owner.entity.js';
 import { BgrsRequest } from './entities/bgrs-request.entity.js';
@@ -78,20 +77,14 @@ const LOOKUP_SQL =
   'r.content_type, r.result, s.name AS status_name ' +
   'FROM bgrs_requests r INNER JOIN bgrs_statuses s ON s.id = r.status_id WHERE r.rid = ?';
 
-const LEASES_RELEASED_AT_ONCE = 1000;
-/** Leases on ended requests held by one instance or by any dead one. */
-const ENDED_LEASES_SQL =
-  'SELECT l.rid FROM bgrs_leases l INNER JOIN bgrs_requests r ON r.rid = l.rid ' +
-  'LEFT JOIN bgrs_instances i ON i.id = l.instance_id ' +
-  `WHERE r.status_id IN (${BGRS_ENDED_STATUSES.join(', ')}) ` +
-  `AND (l.instance_id = ? OR i.id IS NULL OR i.expires_at < ?) LIMIT ${LEASES_RELEASED_AT_ONCE}`;
-
-/** Every read and write of the module's tables; parameters only, never SQL built from input. */
+/**
+ * Reads and writes of the requests, their details and owners (the leases and instances are `BgrsLeaseRepository`'s,
+ * but for the lease an acceptance writes with its request); parameters only, never SQL built from input.
+ */
 @Injectable()
 export class BgrsRequestRepository {
   private readonly requests: Repository<BgrsRequest>;
   private readonly details: Repository<BgrsDetail>;
-  private readonly instances: Repository<BgrsInstance>;
   private readonly leases: Repository<BgrsLease>;
   private readonly owners: Repository<BgrsOwner>;
   /** The DATETIME columns the raw writes convert their dates for. */
@@ -109,7 +102,6 @@ export class BgrsRequestRepository {
   constructor(@Inject(BGRS_DATA_SOURCE) private readonly dataSource: DataSource) {
     this.requests = dataSource.getRepository(BgrsRequest);
     this.details = dataSource.getRepository(BgrsDetail);
-    this.instances = dataSource.getRepository(BgrsInstance);
     this.leases = dataSource.getRepository(BgrsLease);
     this.owners = dataSource.getRepository(BgrsOwner);
     const columnOf = (property: string) => this.requests.metadata.findColumnWithPropertyName(property)!;
@@ -227,25 +219,6 @@ export class BgrsRequestRepository {
     }
   }
 
-  /**
-   * Deletes the leases on requests that have ended, held by `instanceId` or by instances dead at `now`: found by a
-   * plain read, deleted by key under READ COMMITTED where the driver has it. Under REPEATABLE READ a DELETE of a
-   * list of keys locks the gaps between them too, where acceptances insert their leases, and the two deadlock.
-   */
-  async releaseEndedLeases(instanceId: string, now: number): Promise<void> {
-    const readCommitted = this.dataSource.driver.supportedIsolationLevels.includes('READ COMMITTED');
-    for (;;) {
-      const rows: Array<{ rid: string }> = await this.dataSource.query(ENDED_LEASES_SQL, [instanceId, now]);
-      const remove = (manager: EntityManager) => manager.delete(BgrsLease, { rid: In(rows.map((row) => row.rid)) });
-      if (rows.length > 0) {
-        await (readCommitted ? this.dataSource.transaction('READ COMMITTED', remove) : remove(this.dataSource.manager));
-      }
-      if (rows.length < LEASES_RELEASED_AT_ONCE) {
-        return;
-      }
-    }
-  }
-
   /** Ends a request that has not ended as `failed`, with a details row saying why; false if it had ended. */
   async fail(rid: string, reason: string): Promise<boolean> {
     return this.end(rid, BgrsStatusId.Failed, reason);
@@ -265,39 +238,6 @@ export class BgrsRequestRepository {
       select: { rid: true, statusId: true },
       where: { rid: In(rids), statusId: In(BGRS_ENDED_STATUSES) },
     });
-  }
-
-  async heartbeat(instanceId: string, expiresAt: number): Promise<void> {
-    await this.instances.upsert({ id: instanceId, expiresAt: String(expiresAt) }, ['id']);
-  }
-
-  async removeInstance(instanceId: string): Promise<void> {
-    await this.instances.delete({ id: instanceId });
-  }
-
-  /** Requests leased by instances other than `instanceId` that are gone or whose heartbeat is older than `now`. */
-  async findAbandoned(instanceId: string, now: number): Promise<string[]> {
-    const rows: Array<{ rid: string }> = await this.leases
-      .createQueryBuilder('lease')
-      .leftJoin(BgrsInstance, 'instance', 'instance.id = lease.instance_id')
-      .innerJoin(BgrsRequest, 'request', 'request.rid = lease.rid')
-      .select('lease.rid', 'rid')
-      .where('lease.instance_id <> :instanceId', { instanceId })
-      .andWhere('(instance.id IS NULL OR instance.expires_at < :now)', { now })
-      // Leases on ended requests are released in bulk (`releaseEndedLeases`), not failed one by one.
-      .andWhere('request.status_id IN (:...running)', { running: BGRS_RUNNING_STATUSES })
-      .getRawMany();
-    return rows.map((row) => row.rid);
-  }
-
-  /** Forgets instances that are dead and hold no lease any more. */
-  async removeDeadInstances(now: number): Promise<void> {
-    await this.instances
-      .createQueryBuilder()
-      .delete()
-      .where('expires_at < :now', { now })
-      .andWhere('id NOT IN (SELECT DISTINCT instance_id FROM bgrs_leases)')
-      .execute();
   }
 
   /** Ended requests created before `before`, oldest first. */

@@ -1,14 +1,14 @@
 import { Inject, Injectable, Logger, type ExecutionContext } from '@nestjs/common';
-import { BGRS_OPTIONS, BGRS_RESULT_STORE, BGRS_STATUS_NAMES, BgrsStatusId } from '../../bgrs.constants.js';
+import type { Writable } from 'node:stream';
+import { BGRS_OPTIONS, BGRS_STATUS_NAMES, BgrsStatusId } from '../../bgrs.constants.js';
 import type { ResolvedBgrsOptions } from '../../options/bgrs-options.js';
 import { BgrsRequestRepository } from '../../persistence/bgrs-request.repository.js';
 import type { BackgroundRun } from '../../accept/background-run.js';
 import { BgrsPlatformService } from '../../platform/bgrs-platform.service.js';
-import type { ResponseRecorder, ResponseSnapshot } from '../../platform/response-recorder.js';
+import type { ResponseSnapshot } from '../../platform/response-recorder.js';
 import { HandlerCancelledError, type HandlerResult } from '../../accept/handler-result.js';
 import { BgrsOutcomeRenderer } from '../bgrs-outcome-renderer.service.js';
-import type { BgrsResultStore, BgrsResultWriter } from '../../result-store/bgrs-result-store.interface.js';
-import { retryWithBackoff } from '../../util/retry.js';
+import { BgrsRunCompletion, type ProducedResponse } from '../bgrs-run-completion.service.js';
 import { createRid } from '../../util/rid.js';
 
 /** An accepted request, handed over as its early answer goes out. */
@@ -50,18 +50,6 @@ const STOP_MESSAGES: Record<StopReason, string> = {
   ended: 'the request has ended elsewhere',
 };
 
-/** Rejects once `signal` aborts (at once if it has): a stopped run gives up its outcome. */
-function stoppedBy(signal: AbortSignal): Promise<never> {
-  return new Promise<never>((_, reject) => {
-    const stop = () => reject(new HandlerCancelledError());
-    if (signal.aborted) {
-      stop();
-    } else {
-      signal.addEventListener('abort', stop, { once: true });
-    }
-  });
-}
-
 /** Waits for `work`, or `ms` at most, leaving no timer behind to hold the process. */
 async function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -70,9 +58,9 @@ async function settledWithin(work: Promise<unknown>, ms: number): Promise<void> 
 }
 
 /**
- * Runs accepted requests to their end in this process: at most `maxConcurrent` at once, the others queued in
- * order. It lets each held handler go, records the response it produces into the result store, and writes the
- * final state, retried until it lands. The seam for a runner that hands requests to a queue instead.
+ * Runs accepted requests in this process: at most `maxConcurrent` at once, the others queued in order; stops them
+ * when they are cancelled, end elsewhere, or the app shuts down. Each run lets its held handler go and records the
+ * response it produces; `BgrsRunCompletion` stores it and ends the request.
  */
 @Injectable()
 export class BgrsInProcessRunner {
@@ -83,14 +71,14 @@ export class BgrsInProcessRunner {
   private readonly queue: Ticket[] = [];
   private slotsInUse = 0;
   private draining = false;
-  /** Aborted when the app is gone: final writes stop retrying then. */
-  private readonly lifetime = new AbortController();
+  /** The grace of a shutdown is over. */
+  private drained = false;
 
   constructor(
     private readonly repository: BgrsRequestRepository,
+    private readonly completion: BgrsRunCompletion,
     private readonly renderer: BgrsOutcomeRenderer,
     private readonly platform: BgrsPlatformService,
-    @Inject(BGRS_RESULT_STORE) private readonly store: BgrsResultStore,
     @Inject(BGRS_OPTIONS) private readonly options: ResolvedBgrsOptions,
   ) {}
 
@@ -138,7 +126,7 @@ export class BgrsInProcessRunner {
     ticket.accepted = accepted;
     this.tickets.set(accepted.run.rid, ticket);
     // Accepted while a drain began: it still gets the grace, unless it has no slot or the grace is over.
-    if (this.draining && (!ticket.hasSlot || this.lifetime.signal.aborted)) {
+    if (this.draining && (!ticket.hasSlot || this.drained)) {
       void this.stopQueued(ticket, 'shutdown');
     } else if (ticket.hasSlot) {
       this.begin(ticket, accepted);
@@ -190,7 +178,7 @@ export class BgrsInProcessRunner {
       this.stop(ticket, 'shutdown');
     }
     await settledWithin(Promise.all(running()), Math.min(this.options.shutdownGraceMs, 5000));
-    this.lifetime.abort();
+    this.drained = true;
   }
 
   private stop(ticket: Ticket, reason: StopReason): void {
@@ -256,45 +244,21 @@ export class BgrsInProcessRunner {
   }
 
   private async execute(ticket: Ticket, accepted: AcceptedRequest): Promise<void> {
-    const { run, context, snapshot } = accepted;
-    let writer: BgrsResultWriter | undefined;
-    let recorder: ResponseRecorder | undefined;
+    const { run } = accepted;
     try {
-      writer = this.store.create(run.rid);
-      recorder = this.platform.get().record(context.switchToHttp().getResponse(), snapshot, writer.body);
-      await Promise.race([this.record(accepted, recorder), stoppedBy(run.signal)]);
-      await run.progress.close();
-      const location = await writer.commit(recorder.contentType, recorder.keptHeaders());
-      ticket.resultStored = true;
-      // The handler is done: its slot goes to the next request while the final state is written.
-      this.release(ticket);
-      const landed = await this.retry(run.rid, () =>
-        this.repository.finish({
-          rid: run.rid,
-          httpStatus: recorder!.statusCode,
-          contentType: recorder!.contentType,
-          result: location,
-          finishedAt: new Date(),
-        }),
+      const outcome = await this.completion.complete(
+        run,
+        (body) => this.record(accepted, body),
+        (stored) => {
+          ticket.resultStored = stored;
+          // The handler is done: its slot goes to the next request while the final state is written.
+          this.release(ticket);
+        },
       );
-      if (landed === false) {
-        await this.giveUp(run.rid, location);
-      }
-    } catch (error) {
-      // Whatever went wrong, the slot is given back and the record ends.
-      this.release(ticket);
-      recorder?.close();
-      await writer?.discard().catch(() => undefined);
-      await run.progress.close();
-      if (ticket.stopReason) {
-        await this.writeEnd(run.rid, ticket.stopReason);
-      } else {
-        const reason = `No result could be stored: ${(error as Error).message}`;
-        this.logger.error(`${run.rid}: ${reason}`, (error as Error).stack);
-        await this.retry(run.rid, () => this.repository.fail(run.rid, reason));
+      if (outcome === 'stopped') {
+        await this.writeEnd(run.rid, ticket.stopReason!);
       }
     } finally {
-      // The slot was given back above, as soon as the handler was done.
       this.tickets.delete(run.rid);
     }
   }
@@ -303,17 +267,19 @@ export class BgrsInProcessRunner {
    * Lets the handler go and records the response it produces, as the foreground would have sent it: rendered here
    * from its outcome, or, where Nest builds the answer itself, by Nest from the outcome handed back to it.
    */
-  private async record(
-    { run, result, context, answersItself }: AcceptedRequest,
-    recorder: ResponseRecorder,
-  ): Promise<ResponseRecorder> {
+  private async record(accepted: AcceptedRequest, body: Writable): Promise<ProducedResponse> {
+    const { run, result, context, snapshot, answersItself } = accepted;
+    const response = context.switchToHttp().getResponse();
+    const recorder = this.platform.get().record(response, snapshot, body);
+    // A stopped handler (or Nest) may go on writing to the response it holds: that goes nowhere.
+    run.signal.addEventListener('abort', () => recorder.close(), { once: true });
     run.open();
     if (answersItself) {
       await result.settled;
       result.handOver();
     } else {
       try {
-        await this.renderer.renderValue(await result.outcome(), context.switchToHttp().getResponse(), recorder);
+        await this.renderer.renderValue(await result.outcome(), response, recorder);
       } catch (error) {
         if (error instanceof HandlerCancelledError) {
           throw error;
@@ -322,7 +288,7 @@ export class BgrsInProcessRunner {
       }
     }
     await recorder.done;
-    return recorder;
+    return { statusCode: recorder.statusCode, contentType: recorder.contentType, headers: recorder.keptHeaders() };
   }
 
   /**
@@ -331,30 +297,7 @@ export class BgrsInProcessRunner {
    */
   private async writeEnd(rid: string, reason: StopReason): Promise<void> {
     if (reason === 'shutdown') {
-      await this.retry(rid, () => this.repository.fail(rid, INTERRUPTED));
+      await this.completion.fail(rid, INTERRUPTED);
     }
-  }
-
-  /** A stored result whose request had ended before its final write landed: an end state is final, so it goes. */
-  private async giveUp(rid: string, location: string): Promise<void> {
-    this.logger.warn(
-      `${rid}: result given up: the request had ended elsewhere before its final write landed ` +
-        '(this instance lost its lease on it, or it was cancelled); its end state stands',
-    );
-    await this.store.remove(location).catch((error: Error) => {
-      this.logger.warn(
-        `${rid}: given-up result ${location} not removed yet (the retention sweep will): ${error.message}`,
-      );
-    });
-  }
-
-  /** Runs a final write until it lands; undefined if it was lost at shutdown. */
-  private retry<T>(rid: string, write: () => Promise<T>): Promise<T | undefined> {
-    return retryWithBackoff(write, this.lifetime.signal, (error, attempt) => {
-      this.logger.warn(`${rid}: final state not written yet (attempt ${attempt}): ${error.message}`);
-    }).catch((error: Error) => {
-      this.logger.error(`${rid}: final state lost at shutdown: ${error.message}`);
-      return undefined;
-    });
   }
 }

@@ -7,7 +7,9 @@ import {
 } from '@nestjs/common';
 import { BGRS_OPTIONS, BGRS_RESULT_STORE } from '../../bgrs.constants.js';
 import type { ResolvedBgrsOptions } from '../../options/bgrs-options.js';
+import { BgrsLeaseRepository } from '../../persistence/bgrs-lease.repository.js';
 import { BgrsRequestRepository } from '../../persistence/bgrs-request.repository.js';
+import { BgrsRunCompletion } from '../bgrs-run-completion.service.js';
 import { BgrsInProcessRunner } from './bgrs-in-process.runner.js';
 import type { BgrsResultStore } from '../../result-store/bgrs-result-store.interface.js';
 
@@ -28,7 +30,9 @@ export class BgrsLeaseKeeper implements OnApplicationBootstrap, BeforeApplicatio
 
   constructor(
     private readonly repository: BgrsRequestRepository,
+    private readonly leases: BgrsLeaseRepository,
     private readonly runner: BgrsInProcessRunner,
+    private readonly completion: BgrsRunCompletion,
     @Inject(BGRS_RESULT_STORE) private readonly store: BgrsResultStore,
     @Inject(BGRS_OPTIONS) private readonly options: ResolvedBgrsOptions,
   ) {}
@@ -47,11 +51,12 @@ export class BgrsLeaseKeeper implements OnApplicationBootstrap, BeforeApplicatio
 
   async beforeApplicationShutdown(): Promise<void> {
     await this.runner.drain();
+    this.completion.stopRetrying();
     clearInterval(this.timer);
     await this.beat;
     try {
-      await this.repository.releaseEndedLeases(this.runner.instanceId, Date.now());
-      await this.repository.removeInstance(this.runner.instanceId);
+      await this.leases.releaseEndedLeases(this.runner.instanceId, Date.now());
+      await this.leases.removeInstance(this.runner.instanceId);
     } catch (error) {
       this.logger.warn(`Instance lease not removed: ${(error as Error).message}`);
     }
@@ -61,18 +66,18 @@ export class BgrsLeaseKeeper implements OnApplicationBootstrap, BeforeApplicatio
   async heartbeat(): Promise<void> {
     const now = Date.now();
     try {
-      await this.repository.heartbeat(this.runner.instanceId, now + this.options.leaseMs);
+      await this.leases.heartbeat(this.runner.instanceId, now + this.options.leaseMs);
       for (const { rid, statusId } of await this.repository.findEnded(this.runner.rids)) {
         this.runner.stopEnded(rid, statusId);
       }
-      for (const rid of await this.repository.findAbandoned(this.runner.instanceId, now)) {
+      for (const rid of await this.leases.findAbandoned(this.runner.instanceId, now)) {
         if (await this.repository.fail(rid, ABANDONED)) {
           this.logger.warn(`${rid}: ${ABANDONED}`);
           await this.store.abandon(rid);
         }
       }
-      await this.repository.releaseEndedLeases(this.runner.instanceId, now);
-      await this.repository.removeDeadInstances(now);
+      await this.leases.releaseEndedLeases(this.runner.instanceId, now);
+      await this.leases.removeDeadInstances(now);
     } catch (error) {
       this.logger.warn(`Heartbeat failed: ${(error as Error).message}`);
     }
