@@ -3,7 +3,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'build/', '.bench/', 'coverage/', 'test/artifacts/', 'test/fixtures/host-*/'] },
+  { ignores: ['node_modules/', 'dist/', 'build/', '.bench/', 'coverage/', 'test/artifacts/', 'test/fixtures/host/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,4 +1,4 @@
-/** The seven pairs of issue 4: what each side measures, and the goal the pair is judged by. */
+/** The seven pairs of BENCHMARKS.md: what each side measures, and the goal the pair is judged by. */
 import { rm } from 'node:fs/promises';
 import type { BenchDatabase } from './database.js';
 import { completions, cpuMs, get, getJson, idleRssMiB, load, peakRssDuring, submit, untilFinished } from './measure.js';

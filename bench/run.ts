@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick] [-- --rows 2,3] [-- --profile]`: creates a MariaDB database of its own, starts the
- * three servers in child processes on 127.0.0.1, measures the pairs of issue 4 side by side, prints the table,
+ * three servers in child processes on 127.0.0.1, measures the pairs of BENCHMARKS.md side by side, prints the table,
  * and (full run of every row only) writes it into BENCHMARKS.md. Servers, database and result files are
  * removed at the end, whatever happens.
  *

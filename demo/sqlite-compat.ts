@@ -1,7 +1,7 @@
 import { getMetadataArgsStorage } from 'typeorm';
 
 /**
- * The module's entities describe the MySQL schema of SPEC §3, and four of their column types do not exist in
+ * The module's entities describe the MySQL schema of the README's “Tables”, and four of their column types do not exist in
  * TypeORM's SQLite driver: `char`, `varbinary` and `mediumblob` (rejected when the metadata is built) and a `bigint`
  * auto-increment key (SQLite only auto-increments an `INTEGER PRIMARY KEY`). For the demo's embedded SQLite file
  * only, the entities' column options are rewritten to SQLite equivalents (`varchar`, `blob`, `integer`) before

@@ -15,11 +15,11 @@ export const BGRS_DEFAULT_PATH = 'bgrs';
 /** Injection token of the lookup routes' prefix (an extra, fixed when the module is defined). */
 export const BGRS_PATH = Symbol('BGRS_PATH');
 
-/** Query values of `bgrs` that ask for a background run, and those that ask for none (SPEC §2). */
+/** Query values of `bgrs` that ask for a background run, and those that ask for none (README, “Turning a request into a background request”). */
 export const BGRS_YES_VALUES = ['yes', '1', 'true'] as const;
 export const BGRS_NO_VALUES = ['no', '0', 'false', ''] as const;
 
-/** Status ids as seeded by the migration into `bgrs_statuses` (SPEC §3). */
+/** Status ids as seeded by the migration into `bgrs_statuses` (README, “Tables”). */
 export enum BgrsStatusId {
   Created = 1,
   Queued = 2,
@@ -45,7 +45,7 @@ export const BGRS_STATUS_NAMES: Readonly<Record<BgrsStatusId, string>> = {
 /** What a 503 answer suggests in `Retry-After`. */
 export const BGRS_RETRY_AFTER_SECONDS = 5;
 
-/** Column limits of the schema (SPEC §3), enforced before writing. */
+/** Column limits of the schema (README, “Tables”), enforced before writing. */
 export const BGRS_NAME_MAX_LENGTH = 2048;
 export const BGRS_CONTENT_TYPE_MAX_LENGTH = 255;
 export const BGRS_RESULT_MAX_LENGTH = 255;

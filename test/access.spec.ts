@@ -1,5 +1,5 @@
 /**
- * Issue 3, item 9 (SPEC §2 rid, §4 Access): the lookup routes honour the host's global guards (no credentials →
+ * Who may look a request up (README, “Lookup endpoints”): the lookup routes honour the host's global guards (no credentials →
  * the host's own 401), the `guards` option adds guards of the module's own (a rejection → 403), `ownerOnly`
  * answers 404 to other users so that existence does not leak, rids are 32 lowercase hex from a CSPRNG and
  * distinct, and a result path is never built from an unvalidated rid (the HTTP side of that is the rid table in

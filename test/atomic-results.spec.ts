@@ -1,5 +1,5 @@
 /**
- * Issue 3, item 6 (SPEC §7 "Results are atomic"): while a large StreamableFile result (64 MiB, a known byte
+ * Results are atomic (README, “Under failure”): while a large StreamableFile result (64 MiB, a known byte
  * pattern) is being written, a reader polling `/bgrs/<rid>/result` sees 409 until the whole file is in place, and
  * never a truncated body; the result exists only under a temporary name until it is complete.
  */
@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { BackgroundCapable } from '../src/index.js';
 import { startTestApp, type TestApp } from './support/app.js';
-import { KeepingLogger } from './support/app-on-database.js';
+import { KeepingLogger } from './support/keeping-logger.js';
 import { Gates } from './support/gate.js';
 import { lookup, submit, waitForStatus } from './support/http.js';
 import { streamRequest } from './support/raw-http.js';

@@ -1,5 +1,5 @@
 /**
- * Issue 3, item 8 (SPEC §2, §4, §6, §7 "Bad input never breaks anything"), table-driven: hostile `bgrs` values,
+ * Bad input never breaks anything (README, “Under failure”), table-driven: hostile `bgrs` values,
  * malformed and hostile rids on every lookup route, a URL longer than the `name` column, binary and huge details
  * text, NaN/Infinity/negative/over-100 progress. Each gets a clear 4xx JSON answer or is clamped/truncated: never
  * a 500, a crash, a lost or a corrupted record. Also proves that no file outside `resultDir` is ever served.

@@ -1,5 +1,5 @@
 /**
- * Issue 9, item 11 (SPEC §3 `user_id`, §4 listing and `ownerOnly`): hosts whose users have UUIDs or names for ids.
+ * Caller ids (README, “Caller ids”, “Lookup endpoints”): hosts whose users have UUIDs or names for ids.
  * `user_id` (INT UNSIGNED) keeps the numeric ids; any other id is kept, byte for byte, in the module's own table
  * `bgrs_owners`. Listing and `ownerOnly` work for every kind of id; numbers and their canonical decimal strings are
  * one user; an id longer than 255 bytes is no caller (refused with `ownerOnly`, listed for nobody otherwise).

@@ -1,5 +1,5 @@
 /**
- * Issue 3, item 3 (SPEC §4 `DELETE /bgrs/:rid`, §7 "Cancellation"): two real instances (child processes) share one
+ * Cancellation (README, `DELETE /bgrs/:rid` in “Lookup endpoints”, and “Under failure”): two real instances (child processes) share one
  * database. `DELETE /bgrs/:rid` on instance B cancels a request running on instance A: within one heartbeat A's
  * handler sees `ProgressReporter.signal` abort, its subscription ends, and the record is `cancelled` for good.
  * The same on one instance, and for a queued request (its handler never runs). Cancelling an ended request is

@@ -1,5 +1,5 @@
 /**
- * Issue 3, item 1 (SPEC §7 "Nothing stuck"): real instances of a host app (child processes) share one MariaDB
+ * Nothing stuck (README, “Under failure”): real instances of a host app (child processes) share one MariaDB
  * database. One holding requests is killed with SIGKILL; another instance, started afterwards or already live,
  * finds the expired lease within `leaseMs` plus one heartbeat and marks them `failed`, with a details row saying
  * that the instance died. Two live instances running long requests side by side for several lease periods never

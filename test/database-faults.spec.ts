@@ -1,5 +1,5 @@
 /**
- * Issue 3, item 5 (SPEC §7 "Database trouble"): a TCP proxy between the app's TypeORM connection and MariaDB is
+ * Database trouble (README, “Under failure”): a TCP proxy between the app's TypeORM connection and MariaDB is
  * cut for real. Acceptance answers 503 and hands out no rid; a running request whose progress writes fail keeps
  * running; when the database is back its final state lands (retried with backoff) and the result file was kept.
  * The shared MariaDB server itself is never stopped.
@@ -12,7 +12,8 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BackgroundCapable, ProgressReporter } from '../src/index.js';
-import { KeepingLogger, startAppOn, type AppOnDatabase } from './support/app-on-database.js';
+import { startAppOn, type AppOnDatabase } from './support/app-on-database.js';
+import { KeepingLogger } from './support/keeping-logger.js';
 import { TestDatabase, createScratch, disposeScratch } from './support/database.js';
 import { Gates } from './support/gate.js';
 import { detailsOf, lookup, resultOf, submit, waitForStatus } from './support/http.js';

@@ -1,5 +1,5 @@
 /**
- * Issue 11, store-level faults of `DatabaseResultStore`: a TCP proxy between its data source and MariaDB is cut
+ * Store-level faults of `DatabaseResultStore`: a TCP proxy between its data source and MariaDB is cut
  * for real, in the middle of a chunk's INSERT and at commit. The writer fails, no result becomes visible, and once
  * the database is back what was left is abandoned and the request's result can be written again. The shared
  * MariaDB server itself is never stopped.

@@ -1,5 +1,5 @@
 /**
- * Issue 11: `DatabaseResultStore` on MariaDB, through the store contract, and what is its own: 1 MiB chunk rows that
+ * `DatabaseResultStore` on MariaDB, through the store contract, and what is its own: 1 MiB chunk rows that
  * fit the server's packet limit, results that go with their request, one result per request, MySQL only, and no
  * statement for a malformed rid.
  */

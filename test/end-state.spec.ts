@@ -1,5 +1,5 @@
 /**
- * Issue 9, item 12 (SPEC §8 "An end state is final"): two instances share one database; instance A reaches it
+ * An end state is final (README, “Under failure”): two instances share one database; instance A reaches it
  * through a TCP proxy that the test cuts while A runs a request. A cut shorter than the lease changes nothing: the
  * request finishes with its result once the link is back. A cut longer than the lease lets instance B fail the
  * request ("lease expired"), and that end stands: A's late final write changes nothing and A gives its result up
@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BackgroundCapable, ProgressReporter } from '../src/index.js';
 import { BgrsInProcessRunner } from '../src/run/in-process/bgrs-in-process.runner.js';
-import { KeepingLogger, startAppOn, type AppOnDatabase } from './support/app-on-database.js';
+import { startAppOn, type AppOnDatabase } from './support/app-on-database.js';
+import { KeepingLogger } from './support/keeping-logger.js';
 import { TestDatabase } from './support/database.js';
 import { Gates } from './support/gate.js';
 import { detailsOf, jsonOf, lookup, resultOf, submit, waitForStatus } from './support/http.js';

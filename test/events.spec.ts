@@ -1,5 +1,5 @@
 /**
- * Issue 5, item 3 (SPEC §4 lookups, live): `GET /bgrs/:rid/events` is a Server-Sent Events stream, read here with a
+ * Live progress (README, “Lookup endpoints”): `GET /bgrs/:rid/events` is a Server-Sent Events stream, read here with a
  * plain streaming HTTP client (node:http, `event:`/`data:` lines). It sends the current state at once (`state`),
  * a `detail` for each new details row in order and a `state` for each change of progress as a gated handler
  * reports, and a final `end` with the finished record, after which the server closes the stream. The database is
@@ -240,7 +240,7 @@ function assertSequence(client: SseClient, run: Run, fromStep = 0): void {
     shown,
   );
 
-  // Every event is of this request, in the SPEC §4 formats.
+  // Every event is of this request, in the formats of the README's “Lookup endpoints”.
   for (const { event, data } of client.events) {
     assert.equal(data.rid, run.rid, `${event} of another request in ${shown}`);
     if (event === 'detail') {

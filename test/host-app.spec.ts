@@ -37,7 +37,7 @@ import { after, before, describe, it } from 'node:test';
 import { catchError, map, of, throwError, timeout, TimeoutError, type Observable } from 'rxjs';
 import { BackgroundCapable, ProgressReporter } from '../src/index.js';
 import { adapters, startTestApp, type TestAdapter, type TestApp } from './support/app.js';
-import { KeepingLogger } from './support/app-on-database.js';
+import { KeepingLogger } from './support/keeping-logger.js';
 import { Gates } from './support/gate.js';
 import {
   jsonOf,
@@ -236,7 +236,7 @@ function textOf(res: HttpResponse): string {
   return Buffer.isBuffer(res.body) ? res.body.toString('utf8') : res.text;
 }
 
-/** Accepts `request` in the background and checks the early answer is exactly SPEC's. Returns the rid. */
+/** Accepts `request` in the background and checks the early answer is exactly the README's “Turning a request into a background request”. Returns the rid. */
 async function accept(testApp: TestApp, request: RawRequest): Promise<{ rid: string; location: string }> {
   const accepted = await sendRaw(testApp.http, {
     ...request,

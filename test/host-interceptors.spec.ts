@@ -1,5 +1,5 @@
 /**
- * Issue 9, item 2 (SPEC §4, §8): the lookup endpoints keep their wire format whatever response-shaping interceptors
+ * The wire format (README, “Lookup endpoints”): the lookup endpoints keep their wire format whatever response-shaping interceptors
  * the host has globally. A host set up the way the Nest docs set one up (a `{ data }` wrapper as `APP_INTERCEPTOR`
  * in the root module, the same with `app.useGlobalInterceptors()`, `ClassSerializerInterceptor` exposing only what
  * is `@Expose()`d) answers every lookup — the record, the details, the listing, the result replay, `DELETE`, the

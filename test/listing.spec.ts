@@ -1,5 +1,5 @@
 /**
- * Issue 5, item 4 (SPEC §4 record format): `GET /bgrs?status=&limit=&before=` lists the caller's own background
+ * The listing (README, “Lookup endpoints”): `GET /bgrs?status=&limit=&before=` lists the caller's own background
  * requests, newest first. The caller is who the host app says (`req.user.id`, set here by a global guard from
  * `X-User`); others' requests and anonymous ones are never listed, and an anonymous caller gets `[]`. Pages are
  * keyset pages: `limit` (1–100, default 20) records, then `before=<id of the last one>` for the next, with no
@@ -118,7 +118,7 @@ describe('GET /bgrs: the caller’s own background requests', () => {
     await testApp?.close();
   });
 
-  it('lists the 20 newest of the caller’s own requests, newest first, in the SPEC §4 record format', async () => {
+  it('lists the 20 newest of the caller’s own requests, newest first, in the record format', async () => {
     const answer = await get('/bgrs', OWNER);
     assert.equal(answer.status, 200, answer.text);
     assert.match(String(answer.headers['cache-control']), /no-store/);

@@ -1,5 +1,5 @@
 /**
- * Issue 3, item 4 (SPEC §7 "Bounded load"):
+ * Bounded load (README, “Under failure”):
  * - `maxConcurrent: 4, maxQueued: 20`, 40 simultaneous submissions of a gated handler: exactly 24 are accepted
  *   (4 `processing`, 20 `queued`), the other 16 get `503` with `Retry-After` and no rid (their handler never runs).
  *   Releasing one running request at a time, each freed slot goes to the oldest queued request (acceptance order =

@@ -7,7 +7,7 @@ import { cleanEnv, describeRun, runCommand, type CommandResult } from './support
 import { REPO_ROOT } from './support/processes.js';
 
 /**
- * SPEC issue 5, item 7: `ormconfig.ts` with the TypeORM CLI, `npm run migration:run` and `migration:revert`
+ * `ormconfig.ts` with the TypeORM CLI, `npm run migration:run` and `migration:revert`
  * against `DATABASE_URL`, on a fresh MariaDB database.
  *
  * The scripts are `npm run build && typeorm migration:… -d build/ormconfig.js`. The build has run already

@@ -1,10 +1,10 @@
 /**
- * Issue 5, item 2 (SPEC §2, §4): with `@nestjs/swagger` in the host app, the document that
+ * OpenAPI (README, “Tables”): with `@nestjs/swagger` in the host app, the document that
  * `SwaggerModule.createDocument()` builds shows what nestjs-bgrs adds. A `@BackgroundCapable()` route (on the
  * method or on its controller class) documents the `bgrs` query parameter with its values, the `Prefer` header and
  * the early `202 {"request": rid}` answer; a route that is not capable shows none of it. The lookup endpoints are
  * there under the `bgrs` tag with their `rid` path parameter, and the record of `GET /bgrs/{rid}` has exactly the
- * field names of SPEC §4. (That the library works without `@nestjs/swagger` is test/package.spec.ts.)
+ * field names of the README's “Lookup endpoints”. (That the library works without `@nestjs/swagger` is test/package.spec.ts.)
  */
 import 'reflect-metadata';
 import { Controller, Get, HttpCode, Post } from '@nestjs/common';
@@ -15,9 +15,9 @@ import { after, before, describe, it } from 'node:test';
 import { BackgroundCapable } from '../src/index.js';
 import { startTestApp, type TestApp } from './support/app.js';
 
-/** SPEC §4: a row of `GET /bgrs/:rid/details`. */
+/** A row of `GET /bgrs/:rid/details`. */
 const DETAIL_FIELDS = ['id', 'rid', 'dt', 'details'];
-/** SPEC §2: the values of `bgrs` that ask for a background run, and those that ask for none. */
+/** The values of `bgrs` that ask for a background run, and those that ask for none. */
 const BGRS_YES = ['yes', '1', 'true'];
 const BGRS_NO = ['no', '0', 'false'];
 
@@ -216,7 +216,7 @@ describe('OpenAPI with @nestjs/swagger', () => {
     );
   });
 
-  it('GET /bgrs and GET /bgrs/{rid} answer an array of records with exactly the SPEC §4 fields', () => {
+  it('GET /bgrs and GET /bgrs/{rid} answer an array of records with exactly the fields of the record', () => {
     for (const path of ['/bgrs', '/bgrs/{rid}']) {
       const answer = responseSchemaOf(document, operationOf(document, 'get', path), '200');
       assert.equal(answer?.type, 'array', `GET ${path}: ${JSON.stringify(answer)}`);

@@ -1,5 +1,5 @@
 /**
- * Issue 9, item 13 (SPEC §7 "Retention", §5 results): two instances share one database, each with a result folder
+ * Orphan results (README, “Under failure”): two instances share one database, each with a result folder
  * of its own. A record swept by one instance leaves its result on the other's disk; that instance's own sweep
  * removes it, as it removes every file of its store that no record asks for (no record, or a record that ended
  * without naming it), past a short grace. Results of running requests and results their records name are kept;
@@ -16,7 +16,8 @@ import { after, before, describe, it } from 'node:test';
 import { BackgroundCapable } from '../src/index.js';
 import { BgrsRetentionSweeper } from '../src/persistence/bgrs-retention-sweeper.service.js';
 import { createRid } from '../src/util/rid.js';
-import { KeepingLogger, startAppOn, type AppOnDatabase } from './support/app-on-database.js';
+import { startAppOn, type AppOnDatabase } from './support/app-on-database.js';
+import { KeepingLogger } from './support/keeping-logger.js';
 import { TestDatabase, createScratch, disposeScratch } from './support/database.js';
 import { jsonOf, resultOf, submit, waitForStatus } from './support/http.js';
 

@@ -10,7 +10,7 @@ import { cleanEnv, describeRun, runCommand, runOk } from './support/package-tool
 import { REPO_ROOT } from './support/processes.js';
 
 /**
- * SPEC issue 5, item 6: what `npm pack` puts in the tarball, and a fresh host project that installs that tarball
+ * What `npm pack` puts in the tarball, and a fresh host project that installs that tarball
  * from a temp folder and runs one background request end to end, as CommonJS and as ESM.
  *
  * The tarball is packed from the `dist/` that `npm test` (or `npm run build`) has just built, with
@@ -176,9 +176,8 @@ describe('the npm package', () => {
           join(host, 'package.json'),
           `${JSON.stringify({ name: 'bgrs-host', version: '1.0.0', private: true }, null, 2)}\n`,
         );
-        for (const fixture of ['host-cjs/main.cjs', 'host-esm/main.mjs']) {
-          const [dir, file] = fixture.split('/');
-          copyFileSync(join(REPO_ROOT, 'test', 'fixtures', dir, file), join(host, file));
+        for (const file of ['main.cjs', 'main.mjs', 'drive-host.cjs']) {
+          copyFileSync(join(REPO_ROOT, 'test', 'fixtures', 'host', file), join(host, file));
         }
         const tarball = join(work, 'pack', packed.filename);
         await runOk(

@@ -1,5 +1,5 @@
 /**
- * Issue 9, item 10 (SPEC §5, §8): a host keeps results in a store of its own with the `resultStore` option, as an
+ * Keeping results elsewhere (README): a host keeps results in a store of its own with the `resultStore` option, as an
  * instance or as a class that Nest creates with its dependencies (the TypeORM `DataSource`, the module options), in
  * `forRoot()` or from the factory of `forRootAsync()`. A background request's result is then written to that store
  * (no file in `resultDir`), its location in the store's own form is the record's `result`, and `/result` serves it

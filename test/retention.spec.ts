@@ -1,5 +1,5 @@
 /**
- * Issue 3, item 7 (SPEC §5 `keep1m`, §7 "Retention"): with `retentionDays: 1` and a 200 ms sweep, records older
+ * Retention (README, “How results are stored”, “Under failure”): with `retentionDays: 1` and a 200 ms sweep, records older
  * than a day, their details and their result files are purged by the periodic sweep; younger ones stay. Two app
  * instances on the same database and result folder sweep at once: neither fails, nothing young is deleted.
  */
@@ -10,7 +10,8 @@ import { readdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { BackgroundCapable, ProgressReporter } from '../src/index.js';
 import { BgrsRetentionSweeper } from '../src/persistence/bgrs-retention-sweeper.service.js';
-import { KeepingLogger, startAppOn, type AppOnDatabase } from './support/app-on-database.js';
+import { startAppOn, type AppOnDatabase } from './support/app-on-database.js';
+import { KeepingLogger } from './support/keeping-logger.js';
 import { TestDatabase, createScratch, disposeScratch } from './support/database.js';
 import { resultOf, submit, waitForStatus } from './support/http.js';
 import { eventually } from './support/wait.js';

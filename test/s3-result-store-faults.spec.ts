@@ -1,5 +1,5 @@
 /**
- * Issue 11, store-level faults of `S3ResultStore`: a TCP proxy between the client and s3rver is cut for real. A
+ * Store-level faults of `S3ResultStore`: a TCP proxy between the client and s3rver is cut for real. A
  * commit while S3 is away rejects (the runner then fails the request) instead of hanging, an upload cut in the
  * middle of a part is aborted, and in no case does an object become visible. A server that accepts and never
  * answers fails a commit within the client's socket timeout.

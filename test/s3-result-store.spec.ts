@@ -1,5 +1,5 @@
 /**
- * Issue 11: `S3ResultStore` against a real s3rver, through the store contract, and what is its own: where the
+ * `S3ResultStore` against a real s3rver, through the store contract, and what is its own: where the
  * headers go, paging, locations of other buckets and prefixes, multipart uploads left behind, and its options.
  */
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';

@@ -27,7 +27,7 @@ import { after, before, describe, it } from 'node:test';
 import { map, timer, type Observable } from 'rxjs';
 import { BackgroundCapable } from '../src/index.js';
 import { adapters, startTestApp, type TestAdapter, type TestApp } from './support/app.js';
-import { KeepingLogger } from './support/app-on-database.js';
+import { KeepingLogger } from './support/keeping-logger.js';
 import {
   jsonOf,
   resultOf,
@@ -189,11 +189,11 @@ class SameBytesController {
 interface SameBytesCase extends RawRequest {
   name: string;
   /**
-   * The extension the result file must have (SPEC §5), which follows the foreground's Content-Type: per platform
+   * The extension the result file must have (README, “How results are stored”), which follows the foreground's Content-Type: per platform
    * where Express and Fastify answer with different types (a string is HTML on Express, plain text on Fastify).
    */
   ext: string | Record<TestAdapter['platform'], string>;
-  /** Response headers beyond Content-Type that the replay must keep (SPEC §5). */
+  /** Response headers beyond Content-Type that the replay must keep (README, “How results are stored”). */
   keptHeaders?: string[];
 }
 

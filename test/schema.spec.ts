@@ -7,7 +7,7 @@ import { bgrsEntities, bgrsMigrations } from '../src/index.js';
 import { TestDatabase } from './support/database.js';
 
 /**
- * SPEC §3, column by column: the type as MariaDB/MySQL report it (integer display widths dropped), nullability,
+ * The tables of the README's “Tables”, column by column: the type as MariaDB/MySQL report it (integer display widths dropped), nullability,
  * and whether it auto-increments.
  */
 type ExpectedColumn = [name: string, type: string | RegExp, nullable: 'YES' | 'NO', autoIncrement?: true];
@@ -70,7 +70,7 @@ describe('schema made by bgrsMigrations on MariaDB', () => {
   });
 
   for (const table of TABLES) {
-    it(`${table} has exactly the columns of SPEC §3`, async () => {
+    it(`${table} has exactly the columns of the README's “Tables”`, async () => {
       const rows = await db.query<ColumnRow>(
         'SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, EXTRA FROM information_schema.COLUMNS ' +
           'WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',

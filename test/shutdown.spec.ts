@@ -1,5 +1,5 @@
 /**
- * Issue 3, item 2 (SPEC §7 "Graceful shutdown"), with `shutdownGraceMs: 1500`:
+ * Graceful shutdown (README, “Under failure”), with `shutdownGraceMs: 1500`:
  * - `app.close()` in process: while it drains, a new `bgrs` request gets `503` with `Retry-After` (the HTTP server
  *   is still open), a running request that ends within the grace finishes normally, one that does not ends
  *   `failed` ("interrupted by shutdown"), a queued one too; nothing is left `created`/`queued`/`processing`.

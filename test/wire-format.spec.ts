@@ -161,7 +161,7 @@ function wireFormatSuite(adapter: TestAdapter): void {
       assert.equal((await waitForStatus(testApp.http, rid, 'finished')).user_id, null);
     });
 
-    describe('the bgrs query parameter (SPEC §2)', () => {
+    describe('the bgrs query parameter', () => {
       for (const value of ['yes', 'YES', 'Yes', '1', 'true', 'TRUE', 'True']) {
         it(`bgrs=${value} runs in the background`, async () => {
           const rid = await submit(testApp.http, { path: '/wire/capable', bgrs: value });

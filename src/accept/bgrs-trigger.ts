@@ -1,5 +1,6 @@
 import { BadRequestException } from '@nestjs/common';
 import { BGRS_NO_VALUES, BGRS_YES_VALUES } from '../bgrs.constants.js';
+import { BGRS_MESSAGES } from '../bgrs.messages.js';
 
 /** Where a request keeps the `bgrs` parameter taken out of its query (see `takeBgrsParameter`). */
 export const BGRS_PARAMETER = Symbol('bgrs:parameter');
@@ -42,7 +43,7 @@ export function bgrsParameterOf(request: IncomingRequest): { bgrs: unknown } | u
   return request[BGRS_PARAMETER];
 }
 
-/** How a client asked for a background run (SPEC §2). */
+/** How a client asked for a background run (README, “Turning a request into a background request”). */
 export interface BgrsTrigger {
   /** The request asks to run in the background. */
   background: boolean;
@@ -63,11 +64,7 @@ function prefersRespondAsync(prefer: string | string[] | undefined): boolean {
 }
 
 function invalid(value: string): BadRequestException {
-  const shown = value.length > 64 ? `${value.slice(0, 64)}…` : value;
-  return new BadRequestException(
-    `Invalid bgrs value ${JSON.stringify(shown)}: use one of ${BGRS_YES_VALUES.join(', ')} ` +
-      `to run in the background, or ${BGRS_NO_VALUES.filter(Boolean).join(', ')} (or empty) not to.`,
-  );
+  return new BadRequestException(BGRS_MESSAGES.invalidBgrs(value));
 }
 
 /** Reads the `bgrs` parameter and the `Prefer` header; a `bgrs` value that means neither yes nor no is a 400. */

@@ -14,8 +14,8 @@ import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { of, type Observable } from 'rxjs';
 import { BGRS_OPTIONS } from '../bgrs.constants.js';
 import { BgrsLocation } from './bgrs-location.js';
-import { callerIdOf, type ResolvedBgrsOptions } from '../options/bgrs-options.js';
-import type { BgrsCallerId } from '../options/caller-id.js';
+import type { ResolvedBgrsOptions } from '../options/bgrs-options.js';
+import { callerIdOf, type BgrsCallerId } from '../options/caller-id.js';
 import { BgrsRequestRepository } from '../persistence/bgrs-request.repository.js';
 import { BgrsRoutesExplorer, type BgrsRoute } from './bgrs-routes.explorer.js';
 import { BgrsInProcessRunner } from '../run/in-process/bgrs-in-process.runner.js';
@@ -26,8 +26,7 @@ import { HandlerResult } from './handler-result.js';
 import { ProgressBuffer } from '../progress/progress-buffer.js';
 import { createRid } from '../util/rid.js';
 import { serviceUnavailable } from '../util/service-unavailable.js';
-
-const QUEUE_FULL = 'Too many background requests are waiting; try again shortly.';
+import { BGRS_MESSAGES } from '../bgrs.messages.js';
 
 /**
  * Turns a request that asks for it into a background request: the route's guards and pipes decide in the
@@ -71,19 +70,19 @@ export class BgrsInterceptor implements NestInterceptor {
         // A preference is a hint: a server ignores what it cannot do (RFC 7240).
         return next.handle();
       }
-      throw new BadRequestException('This route cannot run in the background: send the request without bgrs.');
+      throw new BadRequestException(BGRS_MESSAGES.notCapable);
     }
     const userId = callerIdOf(this.options, request);
     if (this.options.ownerOnly && userId === null) {
       // Nobody could ever read such a request back.
-      throw new ForbiddenException('Background requests need a signed-in user here, with an id of at most 255 bytes.');
+      throw new ForbiddenException(BGRS_MESSAGES.ownerRequired);
     }
     if (!this.runner.accepting) {
-      throw this.unavailable(context, 'The server is shutting down; try again shortly.');
+      throw this.unavailable(context, BGRS_MESSAGES.shuttingDown);
     }
     if (!this.runner.hasRoom) {
       // Refused before anything is set up for it: a full queue must stay cheap to refuse.
-      throw this.unavailable(context, QUEUE_FULL);
+      throw this.unavailable(context, BGRS_MESSAGES.queueFull);
     }
     return this.accept(context, next, route, trigger, userId);
   }
@@ -115,7 +114,7 @@ export class BgrsInterceptor implements NestInterceptor {
     const ticket = this.runner.reserve();
     if (!ticket) {
       run.refuse();
-      throw this.unavailable(context, QUEUE_FULL);
+      throw this.unavailable(context, BGRS_MESSAGES.queueFull);
     }
     try {
       await this.repository.insert({
@@ -130,7 +129,7 @@ export class BgrsInterceptor implements NestInterceptor {
       this.runner.withdraw(ticket);
       run.refuse();
       this.logger.error(`Background request not accepted: ${(error as Error).message}`);
-      throw this.unavailable(context, 'The background request could not be recorded; try again shortly.');
+      throw this.unavailable(context, BGRS_MESSAGES.notRecorded);
     }
     platform.prepareEarlyAnswer(response, routeHeaders, {
       'Content-Type': 'application/json; charset=utf-8',

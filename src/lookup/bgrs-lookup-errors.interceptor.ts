@@ -8,6 +8,7 @@ import {
 import { HttpAdapterHost } from '@nestjs/core';
 import { catchError, type Observable } from 'rxjs';
 import { serviceUnavailable } from '../util/service-unavailable.js';
+import { BGRS_MESSAGES } from '../bgrs.messages.js';
 
 /**
  * What a lookup answers for `error`: an HTTP error as it is; anything else comes from the database or the result
@@ -17,12 +18,7 @@ export function toLookupError(error: unknown, response: unknown, adapterHost: Ht
   if (error instanceof HttpException) {
     return error;
   }
-  return serviceUnavailable(
-    adapterHost,
-    response,
-    'Background requests cannot be looked up right now; try again shortly.',
-    error,
-  );
+  return serviceUnavailable(adapterHost, response, BGRS_MESSAGES.lookupsUnavailable, error);
 }
 
 /** Applies `toLookupError` to the lookup routes. */

@@ -6,7 +6,7 @@ import type { Observable } from 'rxjs';
 /**
  * Sends the answers of the lookup routes itself, as a `@Res()` handler does: the host's global interceptors still
  * run around the lookups (logging, timeouts), but what they return is not sent, so a response-shaping one (a
- * `{ data }` wrapper, `ClassSerializerInterceptor`) cannot change the format SPEC §4 promises. The platform's own
+ * `{ data }` wrapper, `ClassSerializerInterceptor`) cannot change the format the README's “Lookup endpoints” promises. The platform's own
  * `reply()` and Nest's own event-stream writer produce the bytes and headers that Nest would have sent.
  */
 @Injectable()

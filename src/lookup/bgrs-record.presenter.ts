@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { BGRS_OPTIONS, BGRS_STATUS_NAMES, type BgrsStatusId } from '../bgrs.constants.js';
-import type { ResolvedBgrsOptions } from '../options/bgrs-options.js';
+import { timezoneOffsetMs, type ResolvedBgrsOptions } from '../options/bgrs-options.js';
 import type { BgrsDetail } from '../persistence/entities/bgrs-detail.entity.js';
 import type { BgrsRequest } from '../persistence/entities/bgrs-request.entity.js';
 
-/** A `bgrs_requests` row as the lookup endpoint shows it (SPEC §4): every value a string, or null. */
+/** A `bgrs_requests` row as the lookup endpoint shows it (README, “Lookup endpoints”): every value a string, or null. */
 export interface BgrsRequestView {
   id: string;
   rid: string;
@@ -27,8 +27,6 @@ export interface BgrsDetailView {
   details: string;
 }
 
-const OFFSET_PATTERN = /^([+-])(\d{2}):?(\d{2})$/;
-
 /**
  * Renders rows in the original API's format; dates as `YYYY-MM-DD HH:mm:ss` in the configured `timezone` (`Z` for
  * UTC, or a fixed offset such as `+02:00`).
@@ -38,11 +36,7 @@ export class BgrsRecordPresenter {
   private readonly offsetMs: number;
 
   constructor(@Inject(BGRS_OPTIONS) { timezone }: ResolvedBgrsOptions) {
-    const match = OFFSET_PATTERN.exec(timezone);
-    if (timezone !== 'Z' && !match) {
-      throw new Error(`Invalid bgrs timezone ${JSON.stringify(timezone)}: use "Z" or an offset like "+02:00"`);
-    }
-    this.offsetMs = match ? (match[1] === '-' ? -1 : 1) * (Number(match[2]) * 60 + Number(match[3])) * 60_000 : 0;
+    this.offsetMs = timezoneOffsetMs(timezone);
   }
 
   request(row: BgrsRequest): BgrsRequestView {

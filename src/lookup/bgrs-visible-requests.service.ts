@@ -1,8 +1,10 @@
 import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { BGRS_OPTIONS } from '../bgrs.constants.js';
-import { callerIdOf, type ResolvedBgrsOptions } from '../options/bgrs-options.js';
+import type { ResolvedBgrsOptions } from '../options/bgrs-options.js';
+import { callerIdOf } from '../options/caller-id.js';
 import { BgrsRequestRepository } from '../persistence/bgrs-request.repository.js';
 import type { BgrsRequest } from '../persistence/entities/bgrs-request.entity.js';
+import { BGRS_MESSAGES } from '../bgrs.messages.js';
 
 /** Finds a request as a caller may see it: with `ownerOnly`, someone else's request is as unknown as a missing one. */
 @Injectable()
@@ -16,7 +18,7 @@ export class BgrsVisibleRequests {
     const request = await this.repository.findOne(rid);
     // The same 404 either way, so that existence does not leak.
     if (!request || (this.options.ownerOnly && !(await this.isOwner(request, caller)))) {
-      throw new NotFoundException(`No background request ${rid}.`);
+      throw new NotFoundException(BGRS_MESSAGES.unknownRid(rid));
     }
     return request;
   }

@@ -24,7 +24,8 @@ import {
 import { BgrsEventsService } from './bgrs-events.service.js';
 import { ApiBgrsLookup, ApiBgrsTags } from '../openapi/bgrs-openapi.decorators.js';
 import { BgrsAccessGuard } from './bgrs-access.guard.js';
-import { callerIdOf, type ResolvedBgrsOptions } from '../options/bgrs-options.js';
+import type { ResolvedBgrsOptions } from '../options/bgrs-options.js';
+import { callerIdOf } from '../options/caller-id.js';
 import { BgrsPlatformService } from '../platform/bgrs-platform.service.js';
 import { BgrsRecordPresenter } from './bgrs-record.presenter.js';
 import { BgrsRequestRepository } from '../persistence/bgrs-request.repository.js';
@@ -36,6 +37,7 @@ import { BgrsParseRidPipe } from './bgrs-parse-rid.pipe.js';
 import { BgrsVisibleRequests } from './bgrs-visible-requests.service.js';
 import { WATCHED_REQUEST, BgrsWatchedRequestGuard } from './bgrs-watched-request.guard.js';
 import type { BgrsResultStore } from '../result-store/bgrs-result-store.interface.js';
+import { BGRS_MESSAGES } from '../bgrs.messages.js';
 
 const DEFAULT_PAGE = 20;
 const MAX_PAGE = 100;
@@ -46,7 +48,7 @@ const MAX_ID = 0xffffffff;
 const BODILESS_STATUSES = new Set([204, 304]);
 
 /**
- * The lookup endpoints of background requests (SPEC §4). The prefix is the module's `path` option. Answers that
+ * The lookup endpoints of background requests (README, “Lookup endpoints”). The prefix is the module's `path` option. Answers that
  * change while a request runs are sent with `Cache-Control: no-store`. Every handler answers through the response
  * itself (`BgrsLookupResponder`), so that the host's global interceptors cannot reshape the format.
  */
@@ -145,10 +147,10 @@ export class BgrsController {
   ): Promise<void> {
     const request = await this.visible.find(rid, caller);
     if (request.statusId !== BgrsStatusId.Finished || !request.result) {
-      throw this.conflict(request, 'The result is not available');
+      throw this.conflict(request, BGRS_MESSAGES.resultNotAvailable);
     }
     const stored = await this.store.open(request.result).catch(() => {
-      throw new GoneException(`The result of ${rid} is no longer stored.`);
+      throw new GoneException(BGRS_MESSAGES.resultGone(rid));
     });
     const status = request.httpStatus ?? 200;
     const headers = {
@@ -175,7 +177,10 @@ export class BgrsController {
     @Res() response: unknown,
   ): Promise<void> {
     const request = await this.visible.find(rid, caller);
-    if (request.statusId !== BgrsStatusId.Cancelled && (await this.repository.cancel(rid, 'cancelled by the client'))) {
+    if (
+      request.statusId !== BgrsStatusId.Cancelled &&
+      (await this.repository.cancel(rid, BGRS_MESSAGES.cancelledByClient))
+    ) {
       // Here at once; on another instance at its next heartbeat.
       this.runner.cancel(rid);
     }
@@ -184,7 +189,7 @@ export class BgrsController {
       request.statusId === BgrsStatusId.Cancelled ? request : ((await this.repository.findOne(rid)) ?? request);
     // Another DELETE may have won the race: cancelled is cancelled.
     if (current.statusId !== BgrsStatusId.Cancelled) {
-      throw this.conflict(current, 'The request has already ended');
+      throw this.conflict(current, BGRS_MESSAGES.alreadyEnded);
     }
     this.respond.json(response, [this.presenter.request(current)]);
   }
@@ -192,7 +197,7 @@ export class BgrsController {
   private statusIdOf(name: string): BgrsStatusId {
     const entry = Object.entries(BGRS_STATUS_NAMES).find(([, statusName]) => statusName === name);
     if (!entry) {
-      throw new BadRequestException(`Invalid status: use one of ${Object.values(BGRS_STATUS_NAMES).join(', ')}.`);
+      throw new BadRequestException(BGRS_MESSAGES.invalidStatus);
     }
     return Number(entry[0]);
   }
@@ -200,17 +205,17 @@ export class BgrsController {
   private integerIn(name: string, value: string, min: number, max: number): number {
     const number = /^\d{1,10}$/.test(value) ? Number(value) : Number.NaN;
     if (!(number >= min && number <= max)) {
-      throw new BadRequestException(`Invalid ${name}: use a whole number from ${min} to ${max}.`);
+      throw new BadRequestException(BGRS_MESSAGES.invalidInteger(name, min, max));
     }
     return number;
   }
 
-  private conflict(request: BgrsRequest, message: string): ConflictException {
+  private conflict(request: BgrsRequest, message: (status: string, progress: string) => string): ConflictException {
     const view = this.presenter.request(request);
     return new ConflictException({
       statusCode: 409,
       error: 'Conflict',
-      message: `${message}: the request is ${view.status_name} (${view.progress}%).`,
+      message: message(view.status_name, view.progress),
       status_name: view.status_name,
       progress: view.progress,
     });

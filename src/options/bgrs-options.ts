@@ -1,57 +1,60 @@
 import type { CanActivate, Type } from '@nestjs/common';
-import { toCallerId, type BgrsCallerId } from './caller-id.js';
 import type { BgrsResultStore } from '../result-store/bgrs-result-store.interface.js';
+import { assertResultDirFits } from '../result-store/file/file-result-store.js';
 
-/** Options of `BgrsModule.forRoot()`, or what the `useFactory` of `forRootAsync()` returns. */
-export interface BgrsModuleOptions {
-  /** Folder the default store keeps the results in (created when missing). Default `media`. */
-  resultDir?: string;
+/**
+ * Options of `BgrsModule.forRoot()`, or what the `useFactory` of `forRootAsync()` returns. Every option is optional;
+ * its default stands beside its documentation, and `resolveBgrsOptions` checks what is given.
+ */
+export class BgrsModuleOptions {
+  /** Folder the default store keeps the results in (created when missing). */
+  resultDir?: string = 'media';
   /**
    * Where results are kept instead of files in `resultDir`: a `BgrsResultStore`, or its class, which Nest creates
    * with its dependencies (what BgrsModule sees: global providers such as the TypeORM `DataSource`, `BGRS_OPTIONS`,
    * and the providers of `forRootAsync()`'s `imports`). Either way it becomes a provider of BgrsModule, whose
-   * lifecycle hooks (`onModuleInit`, `onModuleDestroy`, …) Nest runs.
+   * lifecycle hooks (`onModuleInit`, `onModuleDestroy`, …) Nest runs. No default: files in `resultDir`.
    */
   resultStore?: BgrsResultStore | Type<BgrsResultStore>;
   /**
-   * The caller's id; `null` or `undefined` when anonymous. Default `req => req.user?.id ?? null`. A whole number
-   * from 0 to 4294967295 (or such a number as a decimal string, `"7"`) is recorded as `user_id`; any other id (a
-   * UUID, a name, `"07"`) is kept exactly, up to 255 bytes of UTF-8, in the module's table `bgrs_owners`, with
-   * `user_id` NULL. Either kind lists its own requests and passes `ownerOnly`. A longer id counts as no caller.
+   * The caller's id; `null` or `undefined` when anonymous. A whole number from 0 to 4294967295 (or such a number as
+   * a decimal string, `"7"`) is recorded as `user_id`; any other id (a UUID, a name, `"07"`) is kept exactly, up to
+   * 255 bytes of UTF-8, in the module's table `bgrs_owners`, with `user_id` NULL. Either kind lists its own requests
+   * and passes `ownerOnly`. A longer id counts as no caller.
    */
-  userId?: (request: any) => number | string | null | undefined;
-  /** Time zone of the dates in the lookup answers: `Z` (UTC) or an offset such as `+02:00`. Default `Z`. */
-  timezone?: string;
+  userId?: (request: any) => number | string | null | undefined = (request) => request.user?.id ?? null;
+  /** Time zone of the dates in the lookup answers: `Z` (UTC) or an offset such as `+02:00`. */
+  timezone?: string = 'Z';
   /** Guards the lookup routes run in addition to the app's global guards (classes or instances). */
-  guards?: Array<Type<CanActivate> | CanActivate>;
+  guards?: Array<Type<CanActivate> | CanActivate> = [];
   /**
-   * How often a running request's progress and details are written, at most (ms). `report()` may be
-   * called any number of times in between; the last value always lands. Default 500.
+   * How often a running request's progress and details are written, at most (ms). `report()` may be called any
+   * number of times in between; the last value always lands. Also the poll interval of live events.
    */
-  progressIntervalMs?: number;
+  progressIntervalMs?: number = 500;
   /**
    * How long a running request's lease lasts (ms). Its instance renews it every third of that; when an instance
-   * dies, another one (or the same one restarted) fails its requests once the lease is over. Default 30000.
+   * dies, another one (or the same one restarted) fails its requests once the lease is over.
    */
-  leaseMs?: number;
-  /** On `app.close()`, how long running requests may still take to finish (ms). Default 30000. */
-  shutdownGraceMs?: number;
+  leaseMs?: number = 30_000;
+  /** On `app.close()`, how long running requests may still take to finish (ms). */
+  shutdownGraceMs?: number = 30_000;
   /**
    * Background handlers run at once by this instance; further requests wait as `queued`. A request gives its slot
-   * up once its result is stored, while its final state is written. Default 32.
+   * up once its result is stored, while its final state is written.
    */
-  maxConcurrent?: number;
-  /** Requests that may wait as `queued`; beyond that new ones get `503` with `Retry-After`. Default 1000. */
-  maxQueued?: number;
-  /** Days a request, its details and its result are kept. Default 30. */
-  retentionDays?: number;
-  /** How often the retention sweep runs (ms). Default 3600000 (hourly). */
-  retentionSweepMs?: number;
+  maxConcurrent?: number = 32;
+  /** Requests that may wait as `queued`; beyond that new ones get `503` with `Retry-After`. */
+  maxQueued?: number = 1000;
+  /** Days a request, its details and its result are kept. */
+  retentionDays?: number = 30;
+  /** How often the retention sweep runs (ms): hourly. */
+  retentionSweepMs?: number = 3_600_000;
   /**
    * Only the user who made a request may look it up (others get `404`). A caller with no id (see `userId`) cannot
-   * submit then: `403`. Default false.
+   * submit then: `403`.
    */
-  ownerOnly?: boolean;
+  ownerOnly?: boolean = false;
 }
 
 /** Options fixed when the module is defined, for `forRoot()` and `forRootAsync()` alike. */
@@ -67,49 +70,91 @@ export type ResolvedBgrsOptions = Required<Omit<BgrsModuleOptions, 'resultStore'
   // No default instance: without one, the store is made from `resultDir`.
   Pick<BgrsModuleOptions, 'resultStore'>;
 
-/** The caller of a request as the tables keep it (see `toCallerId`), or null for none. */
-export function callerIdOf(options: ResolvedBgrsOptions, request: unknown): BgrsCallerId | null {
-  return toCallerId(options.userId(request));
+/** The longest delay a Node.js timer takes; a longer one fires at once. */
+const TIMER_MAX_MS = 2 ** 31 - 1;
+
+const TIMEZONE = /^(?:Z|([+-])(\d{2}):?(\d{2}))$/;
+
+/** The offset of a `timezone` option from UTC, in milliseconds. */
+export function timezoneOffsetMs(timezone: string): number {
+  const [, sign, hours, minutes] = TIMEZONE.exec(timezone) ?? [];
+  return sign ? (sign === '-' ? -1 : 1) * (Number(hours) * 60 + Number(minutes)) * 60_000 : 0;
 }
 
 /** What a store must have, checked at start rather than at the first background request. */
 const STORE_METHODS = ['create', 'open', 'remove', 'abandon', 'list'] as const;
 
+function describe(value: unknown): string {
+  if (typeof value === 'function') {
+    return value.name || 'a function';
+  }
+  if (typeof value === 'object' && value !== null) {
+    return value.constructor?.name ?? 'an object';
+  }
+  return JSON.stringify(value) ?? String(value);
+}
+
+function refuse(option: keyof BgrsModuleOptions, expected: string, value: unknown): never {
+  throw new Error(`The BgrsModule option ${option} must be ${expected}: got ${describe(value)}.`);
+}
+
+function checkInteger(option: keyof BgrsModuleOptions, value: number, min: number, max = TIMER_MAX_MS): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    refuse(option, `a whole number from ${min} to ${max}`, value);
+  }
+}
+
 /** A store instance, or the prototype of a store class, has the store's methods. */
-function assertResultStore(resultStore: unknown): void {
+function checkResultStore(resultStore: unknown): void {
   const store = typeof resultStore === 'function' ? resultStore.prototype : resultStore;
   const missing = STORE_METHODS.filter((method) => typeof store?.[method] !== 'function');
   if (missing.length > 0) {
-    const what =
-      typeof resultStore === 'function'
-        ? resultStore.name || 'a class'
-        : typeof resultStore === 'object' && resultStore !== null
-          ? (resultStore.constructor?.name ?? 'an object')
-          : JSON.stringify(resultStore);
     throw new Error(
-      `The BgrsModule option resultStore must be a BgrsResultStore or its class: ${what} has no ${missing.join(', ')}.`,
+      `The BgrsModule option resultStore must be a BgrsResultStore or its class: ` +
+        `${describe(resultStore)} has no ${missing.join(', ')}.`,
     );
+  }
+}
+
+/** Refuses, naming the option, what cannot work: the app would fail later, or misbehave without a word. */
+function validate(options: ResolvedBgrsOptions): void {
+  if (options.resultStore !== undefined) {
+    checkResultStore(options.resultStore);
+  } else if (typeof options.resultDir !== 'string' || options.resultDir === '') {
+    refuse('resultDir', 'a folder name', options.resultDir);
+  } else {
+    assertResultDirFits(options.resultDir);
+  }
+  if (typeof options.userId !== 'function') {
+    refuse('userId', 'a function of the request', options.userId);
+  }
+  if (typeof options.timezone !== 'string' || !TIMEZONE.test(options.timezone)) {
+    refuse('timezone', '"Z" or an offset like "+02:00"', options.timezone);
+  }
+  const isGuard = (guard: unknown) =>
+    typeof guard === 'function' || typeof (guard as CanActivate | undefined)?.canActivate === 'function';
+  if (!Array.isArray(options.guards) || !options.guards.every(isGuard)) {
+    refuse('guards', 'an array of guards (classes or instances)', options.guards);
+  }
+  checkInteger('progressIntervalMs', options.progressIntervalMs, 1);
+  // Renewed every third of it.
+  checkInteger('leaseMs', options.leaseMs, 3);
+  checkInteger('shutdownGraceMs', options.shutdownGraceMs, 0);
+  checkInteger('maxConcurrent', options.maxConcurrent, 1, Number.MAX_SAFE_INTEGER);
+  checkInteger('maxQueued', options.maxQueued, 0, Number.MAX_SAFE_INTEGER);
+  if (typeof options.retentionDays !== 'number' || !(options.retentionDays > 0 && options.retentionDays <= 36_500)) {
+    refuse('retentionDays', 'a number of days above 0 (at most 36500)', options.retentionDays);
+  }
+  checkInteger('retentionSweepMs', options.retentionSweepMs, 1);
+  if (typeof options.ownerOnly !== 'boolean') {
+    refuse('ownerOnly', 'true or false', options.ownerOnly);
   }
 }
 
 /** The options with their defaults; an option that cannot work is refused with an error naming it. */
 export function resolveBgrsOptions(options: BgrsModuleOptions): ResolvedBgrsOptions {
-  if (options.resultStore !== undefined) {
-    assertResultStore(options.resultStore);
-  }
-  return {
-    resultDir: 'media',
-    userId: (request) => request.user?.id ?? null,
-    timezone: 'Z',
-    guards: [],
-    progressIntervalMs: 500,
-    leaseMs: 30_000,
-    shutdownGraceMs: 30_000,
-    maxConcurrent: 32,
-    maxQueued: 1000,
-    retentionDays: 30,
-    retentionSweepMs: 3_600_000,
-    ownerOnly: false,
-    ...Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)),
-  };
+  const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+  const resolved = { ...new BgrsModuleOptions(), ...given } as ResolvedBgrsOptions;
+  validate(resolved);
+  return resolved;
 }

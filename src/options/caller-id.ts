@@ -1,4 +1,5 @@
 import { BGRS_OWNER_MAX_BYTES, BGRS_USER_ID_MAX } from '../bgrs.constants.js';
+import type { ResolvedBgrsOptions } from './bgrs-options.js';
 
 /**
  * A caller as the tables keep it: a number is an id that `bgrs_requests.user_id` (INT UNSIGNED) holds; a string is
@@ -32,4 +33,9 @@ export function toCallerId(id: unknown): BgrsCallerId | null {
 function textId(id: string): string | null {
   const bytes = Buffer.from(id, 'utf8');
   return id !== '' && bytes.length <= BGRS_OWNER_MAX_BYTES && bytes.toString('utf8') === id ? id : null;
+}
+
+/** The caller of a request as the tables keep it (see `toCallerId`), or null for none. */
+export function callerIdOf(options: ResolvedBgrsOptions, request: unknown): BgrsCallerId | null {
+  return toCallerId(options.userId(request));
 }

@@ -1,36 +1,11 @@
 import { Logger } from '@nestjs/common';
-import { BGRS_DETAILS_MAX_BYTES } from '../bgrs.constants.js';
 import type { BgrsRequestRepository, NewBgrsDetail } from '../persistence/bgrs-request.repository.js';
+import { clampPercent, fitDetails } from './progress-values.js';
 
 const DONE = Promise.resolve();
 
 /** Details a handler may queue before `detail()` makes it wait for the database. */
 const MAX_PENDING_DETAILS = 1000;
-
-function clampPercent(percent: number, current: number): number {
-  if (Number.isNaN(percent)) {
-    return current;
-  }
-  const rounded = Math.round(Math.min(100, Math.max(0, percent)) * 100) / 100;
-  return Math.max(rounded, current);
-}
-
-/** Cuts text to what a TEXT column holds, on a character boundary. */
-function fitDetails(text: string): string {
-  const value = String(text);
-  if (value.length * 3 <= BGRS_DETAILS_MAX_BYTES) {
-    return value;
-  }
-  const bytes = Buffer.from(value, 'utf8');
-  if (bytes.length <= BGRS_DETAILS_MAX_BYTES) {
-    return value;
-  }
-  // Dropping a split last character: a decoder turns it into U+FFFD, which is 3 bytes again.
-  return bytes
-    .subarray(0, BGRS_DETAILS_MAX_BYTES - 3)
-    .toString('utf8')
-    .replace(/\uFFFD$/, '');
-}
 
 /**
  * The progress of one running request. `report()` and `detail()` only touch memory; the buffer writes at most

@@ -11,7 +11,7 @@ const EXTENSIONS: Record<string, string> = {
 /** Every extension a result file may have. */
 export const RESULT_EXTENSIONS: readonly string[] = [...new Set([...Object.values(EXTENSIONS), 'bin'])];
 
-/** The file extension of a result (SPEC §5): from the media type, `+json`/`+xml` suffixes included, else `bin`. */
+/** The file extension of a result (README, “How results are stored”): from the media type, `+json`/`+xml` suffixes included, else `bin`. */
 export function resultExtension(contentType: string | null): string {
   const mediaType = (contentType ?? '').split(';')[0].trim().toLowerCase();
   if (mediaType.endsWith('+json')) {

@@ -2,7 +2,7 @@ import { requireRid } from '../util/rid.js';
 import { RESULT_EXTENSIONS, resultExtension } from './result-extension.js';
 
 /**
- * How every store names what it keeps of a result (SPEC §5): `keep1m.bgrs.<rid>.result.<ext>` once committed,
+ * How every store names what it keeps of a result (README, “How results are stored”): `keep1m.bgrs.<rid>.result.<ext>` once committed,
  * `keep1m.bgrs.<rid>.result.partial` while it is written. `keep1m` says that results are purged.
  */
 

@@ -10,6 +10,7 @@ import type {
   BgrsResultWriter,
 } from '../result-store/bgrs-result-store.interface.js';
 import { retryWithBackoff } from '../util/retry.js';
+import { BGRS_MESSAGES } from '../bgrs.messages.js';
 
 /** The response a run produced, once its body is written. */
 export interface ProducedResponse {
@@ -96,7 +97,7 @@ export class BgrsRunCompletion {
       if (run.signal.aborted) {
         return 'stopped';
       }
-      const reason = `No result could be stored: ${(error as Error).message}`;
+      const reason = BGRS_MESSAGES.notStored((error as Error).message);
       this.logger.error(`${run.rid}: ${reason}`, (error as Error).stack);
       await this.fail(run.rid, reason);
       return 'failed';

@@ -123,7 +123,7 @@ export function resultOf(http: HttpClient, rid: string, prefix = 'bgrs'): Promis
   return sendRaw(http, { path: `/${prefix}/${rid}/result` });
 }
 
-/** SPEC §4: the fields of a record, in the order the API sends them. */
+/** The fields of a record (README, “Lookup endpoints”), in the order the API sends them. */
 export const RECORD_FIELDS = [
   'id',
   'rid',

@@ -1,7 +1,7 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, type Relation } from 'typeorm';
 import { BgrsStatus } from './bgrs-status.entity.js';
 
-/** A row of `bgrs_requests`: one background request (SPEC §3). */
+/** A row of `bgrs_requests`: one background request (README, “Tables”). */
 @Entity('bgrs_requests')
 export class BgrsRequest {
   @PrimaryGeneratedColumn({ type: 'int', unsigned: true })

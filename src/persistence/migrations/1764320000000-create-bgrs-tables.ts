@@ -2,7 +2,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { BGRS_STATUS_NAMES } from '../../bgrs.constants.js';
 
 /**
- * Creates `bgrs_statuses`, `bgrs_requests` and `bgrs_details` exactly as SPEC §3 describes them (MySQL and
+ * Creates `bgrs_statuses`, `bgrs_requests` and `bgrs_details` exactly as the README's “Tables” describes them (MySQL and
  * MariaDB). The names of indexes and keys are those of the entities, so `synchronize` finds nothing to change.
  */
 export class CreateBgrsTables1764320000000 implements MigrationInterface {

@@ -2,7 +2,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
  * The owners of requests made by callers whose ids `user_id` (INT UNSIGNED) cannot hold, such as UUIDs, in a
- * table of their own: bookkeeping never adds columns to the original tables (SPEC §7).
+ * table of their own: bookkeeping never adds columns to the original tables (README, “Under failure”).
  */
 export class CreateBgrsOwners1764320000002 implements MigrationInterface {
   name = 'CreateBgrsOwners1764320000002';

@@ -1,7 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * The tables of `DatabaseResultStore`, bookkeeping of their own (SPEC §7): one row per result and its body in 1 MiB
+ * The tables of `DatabaseResultStore`, bookkeeping of their own (README, “Under failure”): one row per result and its body in 1 MiB
  * chunks, both removed with their request (cascade). Made whichever store a host uses; they stay empty unless it is
  * the database store.
  */

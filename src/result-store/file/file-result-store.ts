@@ -23,6 +23,15 @@ function keptFileOf(name: string): { rid: string; committed: boolean; result: st
   return parsed && headersOk ? { ...parsed, result } : undefined;
 }
 
+/** The paths of results in `directory` fit the `result` column. */
+export function assertResultDirFits(directory: string): void {
+  if (join(directory, LONGEST_RESULT_NAME).length > BGRS_RESULT_MAX_LENGTH) {
+    throw new Error(
+      `resultDir is too long: result paths must fit the ${BGRS_RESULT_MAX_LENGTH} characters of the result column`,
+    );
+  }
+}
+
 /**
  * Keeps results as files in one folder: `keep1m.bgrs.<rid>.result.<ext>`. A result is written under a temporary
  * name and renamed into place, so a reader never sees half of one.
@@ -31,11 +40,7 @@ export class FileResultStore implements BgrsResultStore, OnModuleInit {
   constructor(private readonly directory: string) {}
 
   async onModuleInit(): Promise<void> {
-    if (join(this.directory, LONGEST_RESULT_NAME).length > BGRS_RESULT_MAX_LENGTH) {
-      throw new Error(
-        `resultDir is too long: result paths must fit the ${BGRS_RESULT_MAX_LENGTH} characters of the result column`,
-      );
-    }
+    assertResultDirFits(this.directory);
     await mkdir(this.directory, { recursive: true });
   }
 

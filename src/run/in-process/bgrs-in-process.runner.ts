@@ -10,6 +10,7 @@ import { HandlerCancelledError, type HandlerResult } from '../../accept/handler-
 import { BgrsOutcomeRenderer } from '../bgrs-outcome-renderer.service.js';
 import { BgrsRunCompletion, type ProducedResponse } from '../bgrs-run-completion.service.js';
 import { createRid } from '../../util/rid.js';
+import { BGRS_MESSAGES } from '../../bgrs.messages.js';
 
 /** An accepted request, handed over as its early answer goes out. */
 export interface AcceptedRequest {
@@ -42,11 +43,10 @@ interface Ticket extends RunTicket {
   stopReason?: StopReason;
 }
 
-const INTERRUPTED = 'interrupted by shutdown';
 /** What a stopped handler's `signal` aborts with. */
 const STOP_MESSAGES: Record<StopReason, string> = {
   cancelled: 'cancelled',
-  shutdown: INTERRUPTED,
+  shutdown: BGRS_MESSAGES.interruptedByShutdown,
   ended: 'the request has ended elsewhere',
 };
 
@@ -297,7 +297,7 @@ export class BgrsInProcessRunner {
    */
   private async writeEnd(rid: string, reason: StopReason): Promise<void> {
     if (reason === 'shutdown') {
-      await this.completion.fail(rid, INTERRUPTED);
+      await this.completion.fail(rid, BGRS_MESSAGES.interruptedByShutdown);
     }
   }
 }

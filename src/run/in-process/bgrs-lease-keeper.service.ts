@@ -12,8 +12,7 @@ import { BgrsRequestRepository } from '../../persistence/bgrs-request.repository
 import { BgrsRunCompletion } from '../bgrs-run-completion.service.js';
 import { BgrsInProcessRunner } from './bgrs-in-process.runner.js';
 import type { BgrsResultStore } from '../../result-store/bgrs-result-store.interface.js';
-
-const ABANDONED = 'failed: the instance running it stopped (its lease expired)';
+import { BGRS_MESSAGES } from '../../bgrs.messages.js';
 
 /**
  * Keeps this instance's leases alive and looks after the others', on a heartbeat every third of `leaseMs`:
@@ -71,8 +70,8 @@ export class BgrsLeaseKeeper implements OnApplicationBootstrap, BeforeApplicatio
         this.runner.stopEnded(rid, statusId);
       }
       for (const rid of await this.leases.findAbandoned(this.runner.instanceId, now)) {
-        if (await this.repository.fail(rid, ABANDONED)) {
-          this.logger.warn(`${rid}: ${ABANDONED}`);
+        if (await this.repository.fail(rid, BGRS_MESSAGES.instanceStopped)) {
+          this.logger.warn(`${rid}: ${BGRS_MESSAGES.instanceStopped}`);
           await this.store.abandon(rid);
         }
       }

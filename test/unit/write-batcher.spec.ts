@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { WriteBatcher } from '../src/persistence/write-batcher.js';
+import { WriteBatcher } from '../../src/persistence/write-batcher.js';
 
 describe('WriteBatcher', () => {
   it('writes a lone item at once, and groups the items that arrive while a write is under way', async () => {

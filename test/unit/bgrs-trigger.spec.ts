@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bgrsParameterOf, readBgrsTrigger, takeBgrsParameter } from '../src/accept/bgrs-trigger.js';
+import { bgrsParameterOf, readBgrsTrigger, takeBgrsParameter } from '../../src/accept/bgrs-trigger.js';
 
 describe('readBgrsTrigger', () => {
   const cases: Array<{

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { Logger } from '@nestjs/common';
 import { after, before, describe, it } from 'node:test';
-import { KeepingLogger } from './support/app-on-database.js';
-import type { BgrsRequestRepository, NewBgrsDetail } from '../src/persistence/bgrs-request.repository.js';
-import { ProgressBuffer } from '../src/progress/progress-buffer.js';
+import { KeepingLogger } from '../support/keeping-logger.js';
+import type { BgrsRequestRepository, NewBgrsDetail } from '../../src/persistence/bgrs-request.repository.js';
+import { ProgressBuffer } from '../../src/progress/progress-buffer.js';
 
 /** Records what the buffer would write; the writes to MariaDB themselves are covered over HTTP. */
 class RecordingRepository {
