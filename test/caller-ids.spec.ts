@@ -5,13 +5,13 @@
  * one user; an id longer than 255 bytes is no caller (refused with `ownerOnly`, listed for nobody otherwise).
  */
 import 'reflect-metadata';
-import { Controller, Get, Injectable, Query, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { BackgroundCapable, type BgrsRequestView } from '../src/index.js';
+import type { BgrsRequestView } from '../src/index.js';
 import { startTestApp, type TestApp } from './support/app.js';
-import { Gates } from './support/gate.js';
+import { JobsController, jobGates as gates } from './support/jobs.controller.js';
 import { jsonOf, sendRaw, type HttpClient, type HttpMethod, type HttpResponse } from './support/http.js';
 import { eventually } from './support/wait.js';
 
@@ -33,24 +33,6 @@ class HostUserGuard implements CanActivate {
       request.user = { id: Number(number) };
     }
     return true;
-  }
-}
-
-const gates = new Gates();
-
-@Controller('jobs')
-class JobsController {
-  @Get('quick')
-  @BackgroundCapable()
-  quick(@Query('n') n: string) {
-    return { job: n };
-  }
-
-  @Get('held')
-  @BackgroundCapable()
-  async held(@Query('name') name: string) {
-    await gates.wait(name);
-    return { held: name };
   }
 }
 

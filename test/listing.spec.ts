@@ -6,13 +6,13 @@
  * overlap and no gap. `status` filters by status name. Anything else in those parameters is a JSON 400.
  */
 import 'reflect-metadata';
-import { Controller, Get, Injectable, Query, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { BackgroundCapable, type BgrsRequestView } from '../src/index.js';
+import type { BgrsRequestView } from '../src/index.js';
 import { startTestApp, type TestApp } from './support/app.js';
-import { Gates } from './support/gate.js';
+import { JobsController, jobGates as gates } from './support/jobs.controller.js';
 import { DATE_PATTERN, RID_PATTERN, lookup, waitForStatus, type HttpResponse, RECORD_FIELDS } from './support/http.js';
 
 const OWNER = 7;
@@ -29,24 +29,6 @@ class HostUserGuard implements CanActivate {
       request.user = { id: Number(user) };
     }
     return true;
-  }
-}
-
-const gates = new Gates();
-
-@Controller('jobs')
-class JobsController {
-  @Get('quick')
-  @BackgroundCapable()
-  quick(@Query('n') n: string) {
-    return { job: n };
-  }
-
-  @Get('held')
-  @BackgroundCapable()
-  async held(@Query('name') name: string) {
-    await gates.wait(name);
-    return { held: name };
   }
 }
 
