@@ -17,6 +17,7 @@ function probe(load: string): string {
       kinds: Object.fromEntries(
         ${JSON.stringify(Object.keys(EXPECTED_KINDS))}.map((name) => [name, kind(m[name])]),
       ),
+      names: Object.keys(m).sort(),
       entities: m.bgrsEntities.map((entity) => entity.name),
       migrations: m.bgrsMigrations.length,
       forRoot: typeof m.BgrsModule.forRoot,
@@ -34,9 +35,18 @@ const EXPECTED_KINDS = {
   BgrsRequest: 'function',
   BgrsDetail: 'function',
   BgrsStatus: 'function',
+  BgrsInstance: 'function',
+  BgrsLease: 'function',
+  BgrsOwner: 'function',
   BgrsResult: 'function',
   BgrsResultChunk: 'function',
+  CreateBgrsTables1764320000000: 'function',
+  CreateBgrsLeases1764320000001: 'function',
+  CreateBgrsOwners1764320000002: 'function',
   CreateBgrsResults1764320000003: 'function',
+  BGRS_OPTIONS: 'symbol',
+  BGRS_RESULT_STORE: 'symbol',
+  BgrsStatusId: 'object',
   FileResultStore: 'function',
   S3ResultStore: 'function',
   S3_CLIENT_DEFAULTS: 'object',
@@ -68,11 +78,21 @@ describe('the package entry (after npm run build)', () => {
     it(`${name} gets the public names`, async () => {
       const output = JSON.parse(await runNode(args, { cwd: REPO_ROOT }));
       assert.deepEqual(output.kinds, EXPECTED_KINDS);
+      assert.deepEqual(output.names, Object.keys(EXPECTED_KINDS).sort(), 'the public names and nothing else');
       assert.match(String(output.resolved), /dist[\\/]index\.js$/);
-      for (const entity of ['BgrsRequest', 'BgrsDetail', 'BgrsStatus', 'BgrsResult', 'BgrsResultChunk']) {
+      for (const entity of [
+        'BgrsRequest',
+        'BgrsDetail',
+        'BgrsStatus',
+        'BgrsInstance',
+        'BgrsLease',
+        'BgrsOwner',
+        'BgrsResult',
+        'BgrsResultChunk',
+      ]) {
         assert.ok(output.entities.includes(entity), `bgrsEntities lacks ${entity}: ${output.entities}`);
       }
-      assert.ok(output.migrations >= 1, 'bgrsMigrations is empty');
+      assert.equal(output.migrations, 4, 'bgrsMigrations has every migration');
       assert.equal(output.forRoot, 'function');
       assert.equal(output.forRootAsync, 'function');
     });
