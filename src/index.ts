@@ -1,10 +1,16 @@
 // The module and what a controller uses.
 export { BgrsModule } from './bgrs.module.js';
-export { BackgroundCapable } from './accept/background-capable.decorator.js';
+export { BackgroundCapable, type BackgroundCapableOptions } from './accept/background-capable.decorator.js';
 export { ProgressReporter } from './progress/progress-reporter.service.js';
 
 // Options, and the tokens a host's own providers (a result store class) may inject.
-export type { BgrsModuleExtras, BgrsModuleOptions, ResolvedBgrsOptions } from './options/bgrs-options.js';
+export type {
+  BgrsModuleExtras,
+  BgrsModuleOptions,
+  BgrsQueueOptions,
+  ResolvedBgrsOptions,
+  ResolvedBgrsQueueOptions,
+} from './options/bgrs-options.js';
 export type { BgrsCallerId } from './options/caller-id.js';
 export { BGRS_OPTIONS, BGRS_RESULT_STORE, BgrsStatusId } from './bgrs.constants.js';
 
@@ -15,6 +21,7 @@ export type { BgrsDetailView, BgrsRequestView } from './lookup/bgrs-record.prese
 export {
   BgrsDetail,
   BgrsInstance,
+  BgrsJob,
   BgrsLease,
   BgrsOwner,
   BgrsRequest,
@@ -25,6 +32,7 @@ export {
 } from './persistence/entities/index.js';
 export {
   bgrsMigrations,
+  CreateBgrsJobs1764320000004,
   CreateBgrsLeases1764320000001,
   CreateBgrsOwners1764320000002,
   CreateBgrsResults1764320000003,

@@ -22,6 +22,7 @@ const scripts = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')
 const BGRS_TABLES = [
   'bgrs_details',
   'bgrs_instances',
+  'bgrs_jobs',
   'bgrs_leases',
   'bgrs_owners',
   'bgrs_requests',
@@ -42,6 +43,7 @@ const MIGRATIONS = [
   'CreateBgrsLeases1764320000001',
   'CreateBgrsOwners1764320000002',
   'CreateBgrsResults1764320000003',
+  'CreateBgrsJobs1764320000004',
 ];
 const CLI_TIMEOUT_MS = 90_000;
 /** Options of a test that runs the CLI once, or once per migration. */
@@ -111,7 +113,7 @@ describe('the migration scripts (TypeORM CLI with ormconfig.ts)', () => {
         await db?.drop();
       });
 
-      it('migration:run creates the eight tables and the six statuses', ONE_RUN, async () => {
+      it('migration:run creates the nine tables and the six statuses', ONE_RUN, async () => {
         const run = await runScript('migration:run', url);
         assert.equal(run.code, 0, describeRun('migration:run', run));
         assert.deepEqual(await tablesOf(db), [...BGRS_TABLES, 'migrations'].sort());
@@ -133,6 +135,17 @@ describe('the migration scripts (TypeORM CLI with ormconfig.ts)', () => {
       it('migration:revert, once per migration, removes every table of the module', EACH_MIGRATION, async () => {
         // What is left after each revert, newest migration first.
         const tablesLeft = [
+          [
+            'bgrs_details',
+            'bgrs_instances',
+            'bgrs_leases',
+            'bgrs_owners',
+            'bgrs_requests',
+            'bgrs_result_chunks',
+            'bgrs_results',
+            'bgrs_statuses',
+            'migrations',
+          ],
           [
             'bgrs_details',
             'bgrs_instances',

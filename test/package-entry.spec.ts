@@ -36,6 +36,7 @@ const EXPECTED_KINDS = {
   BgrsDetail: 'function',
   BgrsStatus: 'function',
   BgrsInstance: 'function',
+  BgrsJob: 'function',
   BgrsLease: 'function',
   BgrsOwner: 'function',
   BgrsResult: 'function',
@@ -44,6 +45,7 @@ const EXPECTED_KINDS = {
   CreateBgrsLeases1764320000001: 'function',
   CreateBgrsOwners1764320000002: 'function',
   CreateBgrsResults1764320000003: 'function',
+  CreateBgrsJobs1764320000004: 'function',
   BGRS_OPTIONS: 'symbol',
   BGRS_RESULT_STORE: 'symbol',
   BgrsStatusId: 'object',
@@ -89,10 +91,11 @@ describe('the package entry (after npm run build)', () => {
         'BgrsOwner',
         'BgrsResult',
         'BgrsResultChunk',
+        'BgrsJob',
       ]) {
         assert.ok(output.entities.includes(entity), `bgrsEntities lacks ${entity}: ${output.entities}`);
       }
-      assert.equal(output.migrations, 4, 'bgrsMigrations has every migration');
+      assert.equal(output.migrations, 5, 'bgrsMigrations has every migration');
       assert.equal(output.forRoot, 'function');
       assert.equal(output.forRootAsync, 'function');
     });

@@ -236,7 +236,7 @@ describe('S3ResultStore', () => {
       assert.throws(() => new S3ResultStore(options as unknown as S3ResultStoreOptions), message);
     }
     // The longest prefix that fits: every location is at most 255 characters.
-    const longest = 255 - `s3://${bucket}/keep1m.bgrs.${'0'.repeat(32)}.result.html`.length;
+    const longest = 255 - `s3://${bucket}/keep1m.bgrs.${'0'.repeat(32)}.result.9999.html`.length;
     assert.ok(new S3ResultStore({ bucket, client, prefix: 'p'.repeat(longest) }));
     assert.throws(() => new S3ResultStore({ bucket, client, prefix: 'p'.repeat(longest + 1) }), /too long/);
   });

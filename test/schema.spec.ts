@@ -210,7 +210,7 @@ describe('schema made by bgrsMigrations on MariaDB', () => {
     assert.equal(await db.count('bgrs_owners', 'rid = ?', [rid]), 0);
   });
 
-  it("the database result store's tables (of their own): bgrs_results per request, bgrs_result_chunks per MiB, both going with their request", async () => {
+  it("the database result store's tables (of their own): bgrs_results per request and attempt, bgrs_result_chunks per MiB, both going with their request", async () => {
     const columnsOf = async (table: string) =>
       (
         await db.query<ColumnRow>(
@@ -221,6 +221,7 @@ describe('schema made by bgrsMigrations on MariaDB', () => {
       ).map((row) => [row.COLUMN_NAME, normalizeType(row.COLUMN_TYPE), row.IS_NULLABLE]);
     assert.deepEqual(await columnsOf('bgrs_results'), [
       ['rid', 'char(32)', 'NO'],
+      ['attempt', 'int unsigned', 'NO'],
       ['size', 'bigint unsigned', 'NO'],
       ['headers', 'text', 'YES'],
       ['created_dt', 'datetime', 'NO'],
@@ -228,16 +229,17 @@ describe('schema made by bgrsMigrations on MariaDB', () => {
     ]);
     assert.deepEqual(await columnsOf('bgrs_result_chunks'), [
       ['rid', 'char(32)', 'NO'],
+      ['attempt', 'int unsigned', 'NO'],
       ['seq', 'int unsigned', 'NO'],
       ['data', 'mediumblob', 'NO'],
     ]);
     assert.deepEqual(
       (await indexes('bgrs_results')).find((index) => index.name === 'PRIMARY'),
-      { name: 'PRIMARY', unique: true, columns: 'rid' },
+      { name: 'PRIMARY', unique: true, columns: 'rid,attempt' },
     );
     assert.deepEqual(
       (await indexes('bgrs_result_chunks')).find((index) => index.name === 'PRIMARY'),
-      { name: 'PRIMARY', unique: true, columns: 'rid,seq' },
+      { name: 'PRIMARY', unique: true, columns: 'rid,attempt,seq' },
     );
     const keys = await db.query<{ TABLE_NAME: string; REFERENCED_TABLE_NAME: string; DELETE_RULE: string }>(
       'SELECT k.TABLE_NAME, k.REFERENCED_TABLE_NAME, r.DELETE_RULE ' +
@@ -250,6 +252,41 @@ describe('schema made by bgrsMigrations on MariaDB', () => {
       keys.map((key) => `${key.TABLE_NAME}.rid → ${key.REFERENCED_TABLE_NAME}.rid ${key.DELETE_RULE}`).sort(),
       ['bgrs_result_chunks.rid → bgrs_results.rid CASCADE', 'bgrs_results.rid → bgrs_requests.rid CASCADE'],
     );
+  });
+
+  it("bgrs_jobs (the queue mode's bookkeeping, of its own): rid primary key → bgrs_requests.rid with cascade delete", async () => {
+    const columns = await db.query<ColumnRow>(
+      'SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, EXTRA FROM information_schema.COLUMNS ' +
+        'WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
+      [db.name, 'bgrs_jobs'],
+    );
+    assert.deepEqual(
+      columns.map((row) => [row.COLUMN_NAME, normalizeType(row.COLUMN_TYPE), row.IS_NULLABLE]),
+      [
+        ['rid', 'char(32)', 'NO'],
+        ['attempt', 'int unsigned', 'NO'],
+        ['rerun', 'tinyint unsigned', 'NO'],
+        ['worker_id', 'char(32)', 'YES'],
+        ['queued_at', 'bigint unsigned', 'NO'],
+        ['envelope', 'mediumblob', 'NO'],
+      ],
+    );
+    assert.deepEqual(
+      (await indexes('bgrs_jobs')).find((index) => index.name === 'PRIMARY'),
+      { name: 'PRIMARY', unique: true, columns: 'rid' },
+    );
+    const rid = randomBytes(16).toString('hex');
+    await db.query(
+      "INSERT INTO bgrs_requests (rid, user_id, name, created_dt, status_id, progress) VALUES (?, NULL, '/x', NOW(), 2, 0)",
+      [rid],
+    );
+    await db.query('INSERT INTO bgrs_jobs (rid, rerun, queued_at, envelope) VALUES (?, 1, 0, ?)', [
+      rid,
+      Buffer.from('{}'),
+    ]);
+    assert.equal(await db.count('bgrs_jobs', 'rid = ? AND attempt = 0', [rid]), 1, 'no run started yet');
+    await db.query('DELETE FROM bgrs_requests WHERE rid = ?', [rid]);
+    assert.equal(await db.count('bgrs_jobs', 'rid = ?', [rid]), 0);
   });
 
   it('seeds the six statuses', async () => {

@@ -33,12 +33,23 @@ function ownInheritedRoutes(controller: Function): void {
   }
 }
 
+/** How a background-capable route runs in queue mode. */
+export interface BackgroundCapableOptions {
+  /** Run through the queue when queue mode is on (default true); false keeps the route in the accepting process. */
+  queue?: boolean;
+  /**
+   * A run cut by the death of its worker is run again (default true); false fails the request instead, for a
+   * handler that must not run twice.
+   */
+  rerun?: boolean;
+}
+
 /**
  * Lets a route (or every route of a controller, inherited ones included) run in the background when the client
  * asks with `?bgrs=yes` or `Prefer: respond-async`. `@Sse()` routes never do: an event stream has no final response.
  */
-export function BackgroundCapable(): ClassDecorator & MethodDecorator {
-  const mark = applyDecorators(SetMetadata(BGRS_BACKGROUND_CAPABLE, true), ApiBackgroundCapable());
+export function BackgroundCapable(options: BackgroundCapableOptions = {}): ClassDecorator & MethodDecorator {
+  const mark = applyDecorators(SetMetadata(BGRS_BACKGROUND_CAPABLE, { ...options }), ApiBackgroundCapable());
   return ((target: object, key?: string | symbol, descriptor?: PropertyDescriptor) => {
     if (!descriptor) {
       ownInheritedRoutes(target as Function);

@@ -29,6 +29,8 @@ export class BackgroundRun {
   constructor(
     readonly rid: string,
     readonly progress: ProgressBuffer,
+    /** Which run of the request this is: 1, or more when a queue worker runs it again after another one stopped. */
+    readonly attempt = 1,
   ) {
     // A refused run's door is only awaited by a handler that arrived.
     this.door.catch(() => undefined);

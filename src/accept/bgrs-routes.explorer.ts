@@ -10,6 +10,7 @@ import {
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum.js';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { BGRS_BACKGROUND_CAPABLE } from '../bgrs.constants.js';
+import type { BackgroundCapableOptions } from './background-capable.decorator.js';
 import { holdAtDoor, type RouteHandler } from './held-handler.js';
 
 /** What the module needs to know of a background-capable route. */
@@ -19,6 +20,10 @@ export interface BgrsRoute {
    * passthrough), or sends a redirect (`@Redirect()`) or a template (`@Render()`) built from the value.
    */
   readonly answersItself: boolean;
+  /** Runs through the queue when queue mode is on. */
+  readonly queue: boolean;
+  /** A run cut by its worker's death is run again. */
+  readonly rerun: boolean;
 }
 
 /**
@@ -58,7 +63,12 @@ export class BgrsRoutesExplorer {
         continue;
       }
       const held = holdAtDoor(handler);
-      this.routes.set(held, { answersItself: this.answersItself(controller, name, handler) });
+      const options = this.optionsOf(controller, handler)!;
+      this.routes.set(held, {
+        answersItself: this.answersItself(controller, name, handler),
+        queue: options.queue !== false,
+        rerun: options.rerun !== false,
+      });
       // An own property of this controller's prototype: a base class shared with other controllers stays as it is.
       Object.defineProperty(prototype, name, { value: held, writable: true, configurable: true, enumerable: false });
     }
@@ -68,8 +78,13 @@ export class BgrsRoutesExplorer {
     return (
       Reflect.hasMetadata(PATH_METADATA, handler) &&
       !Reflect.getMetadata(SSE_METADATA, handler) &&
-      this.reflector.getAllAndOverride<boolean>(BGRS_BACKGROUND_CAPABLE, [handler, controller]) === true
+      this.optionsOf(controller, handler) !== undefined
     );
+  }
+
+  /** The method's `@BackgroundCapable()` options, else its controller's. */
+  private optionsOf(controller: Type, handler: RouteHandler): BackgroundCapableOptions | undefined {
+    return this.reflector.getAllAndOverride<BackgroundCapableOptions>(BGRS_BACKGROUND_CAPABLE, [handler, controller]);
   }
 
   private answersItself(controller: Type, name: string, handler: RouteHandler): boolean {

@@ -1,6 +1,37 @@
 import type { CanActivate, Type } from '@nestjs/common';
+import type { ConnectionOptions } from 'bullmq';
 import type { BgrsResultStore } from '../result-store/bgrs-result-store.interface.js';
 import { assertResultDirFits } from '../result-store/file/file-result-store.js';
+
+/**
+ * Queue mode (`queue` of the module options): background requests are handed to a durable queue (BullMQ on Redis)
+ * and run by workers, instances of the same app, wherever they are. Every option but `connection` has a default.
+ */
+export class BgrsQueueOptions {
+  /** How to reach Redis: BullMQ's (ioredis) connection options, e.g. `{ host: '127.0.0.1', port: 6379 }`. */
+  connection!: ConnectionOptions;
+  /** The queue's name; instances that share it share their requests. */
+  name?: string = 'bgrs';
+  /** BullMQ's prefix of the queue's Redis keys. */
+  prefix?: string = 'bull';
+  /** This instance runs queued requests (a worker). An instance may accept requests, run them, or both. */
+  worker?: boolean = true;
+  /** Handlers a worker runs at once. Default: `maxConcurrent`. */
+  concurrency?: number;
+  /** How long an acceptance waits for Redis before it answers `503` (ms). */
+  enqueueTimeoutMs?: number = 2000;
+  /**
+   * The largest request body that can be queued (bytes); a larger one is refused with `413`. The request travels to
+   * the worker through the module's table `bgrs_jobs` (never through Redis), in one row: keep it well under the
+   * database's `max_allowed_packet` (16 MiB by default on MariaDB).
+   */
+  maxBodyBytes?: number = 8 * 1024 * 1024;
+  /** Properties that guards and middleware put on the request, carried to the worker (JSON) and restored there. */
+  carry?: string[] = ['user'];
+}
+
+/** Queue options with their defaults filled in. */
+export type ResolvedBgrsQueueOptions = Required<BgrsQueueOptions>;
 
 /**
  * Options of `BgrsModule.forRoot()`, or what the `useFactory` of `forRootAsync()` returns. Every option is optional;
@@ -55,6 +86,8 @@ export class BgrsModuleOptions {
    * submit then: `403`.
    */
   ownerOnly?: boolean = false;
+  /** Queue mode: see `BgrsQueueOptions`. No default: requests run in the process that accepted them. */
+  queue?: BgrsQueueOptions;
 }
 
 /** Options fixed when the module is defined, for `forRoot()` and `forRootAsync()` alike. */
@@ -66,9 +99,11 @@ export interface BgrsModuleExtras {
 }
 
 /** The options with their defaults filled in, as the module's providers see them (`BGRS_OPTIONS`). */
-export type ResolvedBgrsOptions = Required<Omit<BgrsModuleOptions, 'resultStore'>> &
+export type ResolvedBgrsOptions = Required<Omit<BgrsModuleOptions, 'resultStore' | 'queue'>> & {
   // No default instance: without one, the store is made from `resultDir`.
-  Pick<BgrsModuleOptions, 'resultStore'>;
+  resultStore?: BgrsModuleOptions['resultStore'];
+  queue?: ResolvedBgrsQueueOptions;
+};
 
 /** The longest delay a Node.js timer takes; a longer one fires at once. */
 const TIMER_MAX_MS = 2 ** 31 - 1;
@@ -94,11 +129,13 @@ function describe(value: unknown): string {
   return JSON.stringify(value) ?? String(value);
 }
 
-function refuse(option: keyof BgrsModuleOptions, expected: string, value: unknown): never {
+type OptionName = keyof BgrsModuleOptions | `queue.${keyof BgrsQueueOptions}`;
+
+function refuse(option: OptionName, expected: string, value: unknown): never {
   throw new Error(`The BgrsModule option ${option} must be ${expected}: got ${describe(value)}.`);
 }
 
-function checkInteger(option: keyof BgrsModuleOptions, value: number, min: number, max = TIMER_MAX_MS): void {
+function checkInteger(option: OptionName, value: number, min: number, max = TIMER_MAX_MS): void {
   if (!Number.isInteger(value) || value < min || value > max) {
     refuse(option, `a whole number from ${min} to ${max}`, value);
   }
@@ -114,6 +151,39 @@ function checkResultStore(resultStore: unknown): void {
         `${describe(resultStore)} has no ${missing.join(', ')}.`,
     );
   }
+}
+
+/** Queue names and prefixes become parts of Redis keys, where `:` separates. */
+const KEY_PART = /^[A-Za-z0-9_.-]{1,64}$/;
+
+function resolveQueueOptions(queue: BgrsQueueOptions, maxConcurrent: number): ResolvedBgrsQueueOptions {
+  if (typeof queue !== 'object' || queue === null) {
+    refuse('queue', 'queue options ({ connection, … })', queue);
+  }
+  const given = Object.fromEntries(Object.entries(queue).filter(([, value]) => value !== undefined));
+  const resolved = { ...new BgrsQueueOptions(), concurrency: maxConcurrent, ...given } as ResolvedBgrsQueueOptions;
+  if (typeof resolved.connection !== 'object' || resolved.connection === null) {
+    refuse(
+      'queue.connection',
+      "Redis connection options such as { host: '127.0.0.1', port: 6379 }",
+      resolved.connection,
+    );
+  }
+  for (const name of ['name', 'prefix'] as const) {
+    if (typeof resolved[name] !== 'string' || !KEY_PART.test(resolved[name])) {
+      refuse(`queue.${name}`, 'letters, digits, _ . or - (1 to 64)', resolved[name]);
+    }
+  }
+  if (typeof resolved.worker !== 'boolean') {
+    refuse('queue.worker', 'true or false', resolved.worker);
+  }
+  checkInteger('queue.concurrency', resolved.concurrency, 1, 10_000);
+  checkInteger('queue.enqueueTimeoutMs', resolved.enqueueTimeoutMs, 1);
+  checkInteger('queue.maxBodyBytes', resolved.maxBodyBytes, 0, 1024 ** 3);
+  if (!Array.isArray(resolved.carry) || !resolved.carry.every((name) => typeof name === 'string' && name !== '')) {
+    refuse('queue.carry', 'an array of request property names', resolved.carry);
+  }
+  return resolved;
 }
 
 /** Refuses, naming the option, what cannot work: the app would fail later, or misbehave without a word. */
@@ -156,5 +226,8 @@ export function resolveBgrsOptions(options: BgrsModuleOptions): ResolvedBgrsOpti
   const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
   const resolved = { ...new BgrsModuleOptions(), ...given } as ResolvedBgrsOptions;
   validate(resolved);
+  if (options.queue !== undefined) {
+    resolved.queue = resolveQueueOptions(options.queue, resolved.maxConcurrent);
+  }
   return resolved;
 }

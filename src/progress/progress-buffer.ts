@@ -25,7 +25,12 @@ export class ProgressBuffer {
     private readonly rid: string,
     private readonly repository: BgrsRequestRepository,
     private readonly intervalMs: number,
-  ) {}
+    /** What the record shows already: a run again never reports less (it keeps the value until it passes it). */
+    reached = 0,
+  ) {
+    this.percent = reached;
+    this.savedPercent = reached;
+  }
 
   report(percent: number): void {
     // Never decreasing: the common case of a loop reporting the same value costs one comparison.

@@ -15,6 +15,14 @@ export class ProgressReporter {
     return backgroundRunStorage.getStore()?.rid;
   }
 
+  /**
+   * Which run of the background request this is: 1, or more in queue mode when a worker runs it again after the
+   * one running it stopped. With the rid, a key for making a handler's side effects idempotent.
+   */
+  get attempt(): number | undefined {
+    return backgroundRunStorage.getStore()?.attempt;
+  }
+
   /** Aborts when the background request is cancelled or the app shuts down; pass it on to long I/O. */
   get signal(): AbortSignal | undefined {
     return backgroundRunStorage.getStore()?.signal;

@@ -35,13 +35,17 @@ export interface BgrsStoredEntry {
  * elsewhere (object storage, a shared volume).
  */
 export interface BgrsResultStore {
-  /** Starts the result of a request; `rid` is validated before it names anything (a bad one throws). */
-  create(rid: string): BgrsResultWriter;
+  /**
+   * Starts the result of a request; `rid` is validated before it names anything (a bad one throws). `attempt` is
+   * the run that writes it (1 unless a queue worker runs the request again): the results of two runs of one request
+   * never share a location, nor overwrite each other.
+   */
+  create(rid: string, attempt?: number): BgrsResultWriter;
   /** Opens a committed result for streaming; `location` is what `commit()` returned. Rejects when it is missing. */
   open(location: string): Promise<BgrsStoredResult>;
   /** Deletes a result; one that is already gone is no error. */
   remove(location: string): Promise<void>;
-  /** Deletes what a writer that died (with its process) left of the result of `rid`, if anything. */
+  /** Deletes what writers that died (with their process) left of the results of `rid`, of any attempt, if anything. */
   abandon(rid: string): Promise<void>;
   /** Everything the store holds of results, committed and partial, for sweeps of what no record asks for. */
   list(): AsyncIterable<BgrsStoredEntry>;

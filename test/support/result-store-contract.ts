@@ -68,8 +68,9 @@ export async function storeResult(
   body: Buffer | Readable,
   contentType: string | null = 'application/json',
   headers: BgrsResultHeaders = {},
+  attempt = 1,
 ): Promise<string> {
-  const writer = store.create(rid);
+  const writer = store.create(rid, attempt);
   await pipeline(Buffer.isBuffer(body) ? Readable.from([body]) : body, writer.body);
   return writer.commit(contentType, headers);
 }
@@ -280,6 +281,27 @@ export function describeResultStoreContract(name: string, start: () => Promise<R
         const body = await readAll((await store.open(location)).body);
         assert.deepEqual(body, Buffer.alloc(2 * MiB + index, index + 1));
       }
+    });
+
+    it('two attempts of one request keep results of their own: a stale run never overwrites the one that counts', async () => {
+      const rid = await subject.newRid();
+      const first = await storeResult(store, rid, Buffer.from('first run'), 'application/json');
+      const second = await storeResult(store, rid, Buffer.from('second run'), 'application/json', {}, 2);
+      assert.notEqual(second, first);
+      // The stale first run commits again after the second: the second's result is untouched.
+      const stale = store.create(rid, 3);
+      await pipeline(Readable.from([Buffer.from('third, abandoned')]), stale.body);
+      await store.remove(first);
+      await store.abandon(rid);
+      assert.equal((await readAll((await store.open(second)).body)).toString(), 'second run');
+      await assert.rejects(store.open(first));
+      assert.deepEqual(
+        (await entriesOf(store, rid)).map((entry) => [entry.location, entry.committed]),
+        [[second, true]],
+        'abandon() removed the partial result of attempt 3, remove() the first one',
+      );
+      assert.throws(() => store.create(rid, 0), /Not an attempt/);
+      assert.throws(() => store.create(rid, 1.5), /Not an attempt/);
     });
 
     it('list() shows committed results with their rid and location', async () => {

@@ -8,10 +8,16 @@ export class BgrsResultChunk {
   rid: string;
 
   @PrimaryColumn({ type: 'int', unsigned: true })
+  attempt: number;
+
+  @PrimaryColumn({ type: 'int', unsigned: true })
   seq: number;
 
   @ManyToOne(() => BgrsResult, { onDelete: 'CASCADE', nullable: false })
-  @JoinColumn({ name: 'rid', referencedColumnName: 'rid', foreignKeyConstraintName: 'FK_bgrs_result_chunks_result' })
+  @JoinColumn([
+    { name: 'rid', referencedColumnName: 'rid', foreignKeyConstraintName: 'FK_bgrs_result_chunks_result' },
+    { name: 'attempt', referencedColumnName: 'attempt', foreignKeyConstraintName: 'FK_bgrs_result_chunks_result' },
+  ])
   result?: Relation<BgrsResult>;
 
   /** MEDIUMBLOB: up to 16 MiB, and a chunk is 1 MiB. */

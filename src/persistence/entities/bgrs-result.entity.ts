@@ -1,9 +1,9 @@
-import { Column, Entity, JoinColumn, OneToOne, PrimaryColumn, type Relation } from 'typeorm';
+import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn, type Relation } from 'typeorm';
 import { BgrsRequest } from './bgrs-request.entity.js';
 
 /**
  * A row of `bgrs_results`: a result kept in the database by `DatabaseResultStore`, its body in
- * `bgrs_result_chunks`. The row is written first, without `committed_dt`; readers see the result only once commit
+ * `bgrs_result_chunks`; one per attempt that wrote one (a queue worker's run again writes its own). The row is written first, without `committed_dt`; readers see the result only once commit
  * has set it, in one statement. It goes with its request (cascade).
  */
 @Entity('bgrs_results')
@@ -11,7 +11,11 @@ export class BgrsResult {
   @PrimaryColumn({ type: 'char', length: 32 })
   rid: string;
 
-  @OneToOne(() => BgrsRequest, { onDelete: 'CASCADE', nullable: false })
+  /** The run that wrote it: 1, or more when a queue worker ran the request again. */
+  @PrimaryColumn({ type: 'int', unsigned: true })
+  attempt: number;
+
+  @ManyToOne(() => BgrsRequest, { onDelete: 'CASCADE', nullable: false })
   @JoinColumn({ name: 'rid', referencedColumnName: 'rid', foreignKeyConstraintName: 'FK_bgrs_results_request' })
   request?: Relation<BgrsRequest>;
 

@@ -1,5 +1,6 @@
 import { BgrsDetail } from './bgrs-detail.entity.js';
 import { BgrsInstance } from './bgrs-instance.entity.js';
+import { BgrsJob } from './bgrs-job.entity.js';
 import { BgrsLease } from './bgrs-lease.entity.js';
 import { BgrsOwner } from './bgrs-owner.entity.js';
 import { BgrsRequest } from './bgrs-request.entity.js';
@@ -7,7 +8,17 @@ import { BgrsResult } from './bgrs-result.entity.js';
 import { BgrsResultChunk } from './bgrs-result-chunk.entity.js';
 import { BgrsStatus } from './bgrs-status.entity.js';
 
-export { BgrsDetail, BgrsInstance, BgrsLease, BgrsOwner, BgrsRequest, BgrsResult, BgrsResultChunk, BgrsStatus };
+export {
+  BgrsDetail,
+  BgrsInstance,
+  BgrsJob,
+  BgrsLease,
+  BgrsOwner,
+  BgrsRequest,
+  BgrsResult,
+  BgrsResultChunk,
+  BgrsStatus,
+};
 
 /** Every entity of the module, for hosts that list their entities instead of `autoLoadEntities`. */
 export const bgrsEntities = [
@@ -19,4 +30,5 @@ export const bgrsEntities = [
   BgrsOwner,
   BgrsResult,
   BgrsResultChunk,
+  BgrsJob,
 ];

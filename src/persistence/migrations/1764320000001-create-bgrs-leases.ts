@@ -1,7 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * Bookkeeping that the original schema lacks, in tables of its own (README, “Under failure”): the live instances and which of
+ * Bookkeeping that the original schema lacks, in tables of its own (README, “Tables”): the live instances and which of
  * them runs each unfinished request, so that the requests of a dead instance can be failed by another.
  */
 export class CreateBgrsLeases1764320000001 implements MigrationInterface {

@@ -2,8 +2,10 @@ import { CreateBgrsTables1764320000000 } from './1764320000000-create-bgrs-table
 import { CreateBgrsLeases1764320000001 } from './1764320000001-create-bgrs-leases.js';
 import { CreateBgrsOwners1764320000002 } from './1764320000002-create-bgrs-owners.js';
 import { CreateBgrsResults1764320000003 } from './1764320000003-create-bgrs-results.js';
+import { CreateBgrsJobs1764320000004 } from './1764320000004-create-bgrs-jobs.js';
 
 export {
+  CreateBgrsJobs1764320000004,
   CreateBgrsLeases1764320000001,
   CreateBgrsOwners1764320000002,
   CreateBgrsResults1764320000003,
@@ -16,4 +18,5 @@ export const bgrsMigrations = [
   CreateBgrsLeases1764320000001,
   CreateBgrsOwners1764320000002,
   CreateBgrsResults1764320000003,
+  CreateBgrsJobs1764320000004,
 ];

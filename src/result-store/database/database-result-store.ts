@@ -9,7 +9,7 @@ import type {
   BgrsStoredEntry,
   BgrsStoredResult,
 } from '../bgrs-result-store.interface.js';
-import { databaseResultLocation, ridOfDatabaseLocation } from './database-result-location.js';
+import { databaseResultAt, databaseResultLocation } from './database-result-location.js';
 import { DatabaseResultRepository } from './database-result.repository.js';
 import { DATABASE_RESULT_CHUNK_BYTES, DatabaseResultWriter } from './database-result-writer.js';
 
@@ -26,7 +26,7 @@ const SUPPORTED_DATABASES = ['mysql', 'mariadb'];
 /**
  * Keeps results in the module's own database, for deployments without object storage, so that any instance
  * serves any result: a row in `bgrs_results` and the body in 1 MiB rows of `bgrs_result_chunks` (migration
- * `CreateBgrsResults1764320000003`), location `db:<rid>`. Give `resultStore: DatabaseResultStore`; it uses the
+ * `CreateBgrsResults1764320000003`), location `db:<rid>` (`db:<rid>.<attempt>` for a queue worker's run again). Give `resultStore: DatabaseResultStore`; it uses the
  * module's data source. MySQL and MariaDB only.
  *
  * - Streamed both ways in constant memory: a writer holds at most one chunk and inserts it before taking more; a
@@ -66,26 +66,26 @@ export class DatabaseResultStore implements BgrsResultStore, OnModuleInit {
     }
   }
 
-  create(rid: string): BgrsResultWriter {
-    return new DatabaseResultWriter(this.rows, rid);
+  create(rid: string, attempt = 1): BgrsResultWriter {
+    return new DatabaseResultWriter(this.rows, rid, attempt);
   }
 
   async open(location: string): Promise<BgrsStoredResult> {
-    const rid = ridOfDatabaseLocation(location);
-    const stored = rid ? await this.rows.findCommitted(rid) : undefined;
+    const key = databaseResultAt(location);
+    const stored = key ? await this.rows.findCommitted(key) : undefined;
     if (!stored) {
       throw new Error(`No result stored at ${JSON.stringify(location)}`);
     }
     // Bytes, not objects: the stream pulls one chunk at a time (an object-mode stream would read 16 ahead).
-    const body = Readable.from(this.rows.chunks(rid!, stored.size), { objectMode: false });
+    const body = Readable.from(this.rows.chunks(key!, stored.size), { objectMode: false });
     return { body, size: stored.size, headers: stored.headers };
   }
 
   /** A location of another store is left alone. */
   async remove(location: string): Promise<void> {
-    const rid = ridOfDatabaseLocation(location);
-    if (rid) {
-      await this.rows.removeCommitted(rid);
+    const key = databaseResultAt(location);
+    if (key) {
+      await this.rows.removeCommitted(key);
     }
   }
 
@@ -97,7 +97,7 @@ export class DatabaseResultStore implements BgrsResultStore, OnModuleInit {
     for await (const row of this.rows.list()) {
       yield {
         rid: row.rid,
-        location: databaseResultLocation(row.rid),
+        location: databaseResultLocation(row),
         modifiedAt: row.committedDt ?? row.createdDt,
         committed: row.committedDt !== null,
       };

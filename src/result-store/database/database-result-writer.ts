@@ -3,7 +3,7 @@ import { requireRid } from '../../util/rid.js';
 import type { BgrsResultHeaders } from '../bgrs-result-store.interface.js';
 import { StagedResultWriter } from '../staged-result-writer.js';
 import type { WriteCallback } from '../spilling-writer.js';
-import { databaseResultLocation } from './database-result-location.js';
+import { databaseResultLocation, type DatabaseResultKey } from './database-result-location.js';
 import type { DatabaseResultRepository } from './database-result.repository.js';
 
 /** The bytes of a row of `bgrs_result_chunks` (see `DatabaseResultStore`). */
@@ -24,7 +24,7 @@ class ChunkedBody extends Writable {
 
   constructor(
     private readonly rows: DatabaseResultRepository,
-    private readonly rid: string,
+    private readonly key: DatabaseResultKey,
   ) {
     super();
   }
@@ -58,11 +58,11 @@ class ChunkedBody extends Writable {
 
   private async insert(data: Buffer): Promise<void> {
     await this.begin();
-    await this.rows.insertChunk(this.rid, this.seq++, data);
+    await this.rows.insertChunk(this.key, this.seq++, data);
   }
 
   private begin(): Promise<void> {
-    this.begun ??= this.rows.begin(this.rid);
+    this.begun ??= this.rows.begin(this.key);
     return this.begun;
   }
 }
@@ -70,27 +70,32 @@ class ChunkedBody extends Writable {
 /** Writes a result into the database: its row and chunks first, made visible by commit in one UPDATE. */
 export class DatabaseResultWriter extends StagedResultWriter {
   readonly body: ChunkedBody;
+  private readonly key: DatabaseResultKey;
 
   constructor(
     private readonly rows: DatabaseResultRepository,
-    private readonly rid: string,
+    rid: string,
+    attempt: number,
   ) {
     super();
-    this.body = new ChunkedBody(rows, requireRid(rid));
+    this.key = { rid: requireRid(rid), attempt };
+    // Named now, which checks the attempt, before anything is written.
+    databaseResultLocation(this.key);
+    this.body = new ChunkedBody(rows, this.key);
   }
 
   protected override async publish(_contentType: string | null, headers: BgrsResultHeaders): Promise<string> {
-    if (!(await this.rows.commit(this.rid, this.body.size, headers))) {
-      throw new Error(`The result of ${this.rid} was abandoned while it was written`);
+    if (!(await this.rows.commit(this.key, this.body.size, headers))) {
+      throw new Error(`The result of ${this.key.rid} was abandoned while it was written`);
     }
-    return databaseResultLocation(this.rid);
+    return databaseResultLocation(this.key);
   }
 
   /** A writer that wrote nothing leaves the rows alone; one that began deletes its row, even if the insert seemed to fail. */
   protected override async cleanUp(): Promise<void> {
     if (this.body.begun) {
       await this.body.begun.catch(() => undefined);
-      await this.rows.abandon(this.rid);
+      await this.rows.abandon(this.key.rid, this.key.attempt);
     }
   }
 }

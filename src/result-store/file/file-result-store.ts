@@ -44,8 +44,8 @@ export class FileResultStore implements BgrsResultStore, OnModuleInit {
     await mkdir(this.directory, { recursive: true });
   }
 
-  create(rid: string): BgrsResultWriter {
-    return new FileResultWriter(this.directory, rid);
+  create(rid: string, attempt = 1): BgrsResultWriter {
+    return new FileResultWriter(this.directory, rid, attempt);
   }
 
   async open(location: string): Promise<BgrsStoredResult> {
@@ -68,8 +68,16 @@ export class FileResultStore implements BgrsResultStore, OnModuleInit {
     await rm(location, { force: true });
   }
 
-  abandon(rid: string): Promise<void> {
-    return removePartialFiles(this.directory, rid);
+  /** The partial files of every attempt's result of `rid`: the first attempt's by name, others found in the folder. */
+  async abandon(rid: string): Promise<void> {
+    await removePartialFiles(this.directory, rid, 1);
+    const directory = await opendir(this.directory).catch(() => undefined);
+    for await (const file of directory ?? []) {
+      const kept = file.isFile() ? keptFileOf(file.name) : undefined;
+      if (kept?.rid === rid && !kept.committed) {
+        await rm(join(this.directory, file.name), { force: true });
+      }
+    }
   }
 
   /**

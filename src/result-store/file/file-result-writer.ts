@@ -10,9 +10,9 @@ export function headersFile(location: string): string {
   return `${location}.headers.json`;
 }
 
-/** Removes the temporary files of the result of `rid`: a writer's own, or those of one that died. */
-export async function removePartialFiles(directory: string, rid: string): Promise<void> {
-  const temporary = join(directory, partialResultName(rid));
+/** Removes the temporary files of one attempt's result of `rid`: a writer's own, or those of one that died. */
+export async function removePartialFiles(directory: string, rid: string, attempt: number): Promise<void> {
+  const temporary = join(directory, partialResultName(rid, attempt));
   await rm(`${temporary}.headers`, { force: true });
   await rm(temporary, { force: true });
 }
@@ -25,14 +25,15 @@ export class FileResultWriter extends StagedResultWriter {
   constructor(
     private readonly directory: string,
     private readonly rid: string,
+    private readonly attempt: number,
   ) {
     super();
-    this.temporary = join(directory, partialResultName(rid));
+    this.temporary = join(directory, partialResultName(rid, attempt));
     this.body = new SpillingFileWriter(this.temporary);
   }
 
   protected override async publish(contentType: string | null, headers: BgrsResultHeaders): Promise<string> {
-    const location = join(this.directory, resultName(this.rid, contentType));
+    const location = join(this.directory, resultName(this.rid, contentType, this.attempt));
     if (Object.keys(headers).length > 0) {
       await writeFile(`${this.temporary}.headers`, JSON.stringify(headers));
       await rename(`${this.temporary}.headers`, headersFile(location));
@@ -42,6 +43,6 @@ export class FileResultWriter extends StagedResultWriter {
   }
 
   protected override cleanUp(): Promise<void> {
-    return removePartialFiles(this.directory, this.rid);
+    return removePartialFiles(this.directory, this.rid, this.attempt);
   }
 }

@@ -4,6 +4,7 @@ import {
   partialResultName,
   resultBaseName,
   resultName,
+  type ParsedResultName,
 } from '../result-names.js';
 
 /**
@@ -22,16 +23,21 @@ export class S3ResultKeys {
     return this.locationOf(`${this.prefix}${LONGEST_RESULT_NAME}`);
   }
 
-  result(rid: string, contentType: string | null): string {
-    return `${this.prefix}${resultName(rid, contentType)}`;
+  result(rid: string, contentType: string | null, attempt: number): string {
+    return `${this.prefix}${resultName(rid, contentType, attempt)}`;
   }
 
-  partial(rid: string): string {
-    return `${this.prefix}${partialResultName(rid)}`;
+  partial(rid: string, attempt: number): string {
+    return `${this.prefix}${partialResultName(rid, attempt)}`;
   }
 
-  headers(rid: string): string {
-    return `${this.prefix}${resultBaseName(rid)}.headers.json`;
+  headers(rid: string, attempt: number): string {
+    return `${this.prefix}${resultBaseName(rid, attempt)}.headers.json`;
+  }
+
+  /** Every key of the objects of `rid`'s results, of any attempt, starts so. */
+  ofRid(rid: string): string {
+    return `${this.prefix}${resultBaseName(rid)}`;
   }
 
   /** Every key of a result object starts so. */
@@ -43,8 +49,8 @@ export class S3ResultKeys {
     return `s3://${this.bucket}/${key}`;
   }
 
-  /** The rid of a result or partial object of this store, and which it is; undefined for any other key. */
-  parse(key: string): { rid: string; committed: boolean } | undefined {
+  /** The rid and attempt of a result or partial object of this store, and which it is; undefined for any other key. */
+  parse(key: string): ParsedResultName | undefined {
     return key.startsWith(this.prefix) ? parseResultName(key.slice(this.prefix.length)) : undefined;
   }
 

@@ -90,11 +90,17 @@ export class S3ResultStore implements BgrsResultStore, OnApplicationShutdown {
     const sdk = loadS3Sdk();
     ({ client: this.client, owned: this.ownsClient } = s3ClientFrom(sdk, client));
     const objects = new S3Objects(sdk, this.client, bucket);
-    this.target = { objects, keys, partSize, queueSize, removePartial: (rid) => this.abandon(rid) };
+    this.target = {
+      objects,
+      keys,
+      partSize,
+      queueSize,
+      removePartial: (rid, attempt) => this.removePartial(rid, attempt),
+    };
   }
 
-  create(rid: string): BgrsResultWriter {
-    return new S3ResultWriter(this.target, rid);
+  create(rid: string, attempt = 1): BgrsResultWriter {
+    return new S3ResultWriter(this.target, rid, attempt);
   }
 
   async open(location: string): Promise<BgrsStoredResult> {
@@ -104,9 +110,9 @@ export class S3ResultStore implements BgrsResultStore, OnApplicationShutdown {
       throw new Error(`Not a result location of this S3ResultStore: ${JSON.stringify(location)}`);
     }
     const object = await objects.get(key);
-    const rid = keys.parse(key)!.rid;
+    const { rid, attempt } = keys.parse(key)!;
     try {
-      const headers = await headersOf(object.metadata, () => objects.text(keys.headers(rid)));
+      const headers = await headersOf(object.metadata, () => objects.text(keys.headers(rid, attempt)));
       return { body: object.body, size: object.size, headers };
     } catch (error) {
       object.body.destroy();
@@ -119,20 +125,34 @@ export class S3ResultStore implements BgrsResultStore, OnApplicationShutdown {
     const { objects, keys } = this.target;
     const key = keys.keyAt(location);
     if (key) {
+      const { rid, attempt } = keys.parse(key)!;
       await objects.delete(key);
-      await objects.delete(keys.headers(keys.parse(key)!.rid));
+      await objects.delete(keys.headers(rid, attempt));
     }
   }
 
   /**
-   * Aborts the rid's multipart uploads in progress (where the server lists them), and deletes its partial object
-   * and headers object. Only ever called for a request that failed, whose result nobody will read.
+   * Aborts the multipart uploads in progress of the rid's results, of any attempt (where the server lists them),
+   * and deletes their partial objects and the headers objects of results that were never committed. Only ever
+   * called for a request that failed, whose result nobody will read.
    */
   async abandon(rid: string): Promise<void> {
+    await this.removePartial(rid);
     const { objects, keys } = this.target;
-    const partial = keys.partial(rid);
+    for await (const { key } of objects.list(keys.ofRid(rid))) {
+      const name = keys.parse(key);
+      if (name && !name.committed) {
+        await this.removePartial(rid, name.attempt);
+      }
+    }
+  }
+
+  /** What one attempt's result of `rid` left besides a committed object: its upload, partial and headers objects. */
+  private async removePartial(rid: string, attempt = 1): Promise<void> {
+    const { objects, keys } = this.target;
+    const partial = keys.partial(rid, attempt);
     await objects.abortUploads(partial);
-    await Promise.all([objects.delete(partial), objects.delete(keys.headers(rid))]);
+    await Promise.all([objects.delete(partial), objects.delete(keys.headers(rid, attempt))]);
   }
 
   /** The result and partial objects under the prefix (multipart uploads in progress are no objects yet). */
@@ -141,7 +161,12 @@ export class S3ResultStore implements BgrsResultStore, OnApplicationShutdown {
     for await (const object of objects.list(keys.resultsPrefix)) {
       const name = keys.parse(object.key);
       if (name) {
-        yield { ...name, location: keys.locationOf(object.key), modifiedAt: object.modifiedAt };
+        yield {
+          rid: name.rid,
+          location: keys.locationOf(object.key),
+          modifiedAt: object.modifiedAt,
+          committed: name.committed,
+        };
       }
     }
   }

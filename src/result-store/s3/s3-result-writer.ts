@@ -15,8 +15,8 @@ export interface S3ResultTarget {
   keys: S3ResultKeys;
   partSize: number;
   queueSize: number;
-  /** Removes what the result of `rid` left besides a committed object (see `S3ResultStore.abandon`). */
-  removePartial(rid: string): Promise<void>;
+  /** Removes what one attempt's result of `rid` left besides a committed object (see `S3ResultStore.abandon`). */
+  removePartial(rid: string, attempt: number): Promise<void>;
 }
 
 /**
@@ -82,20 +82,21 @@ export class S3ResultWriter extends StagedResultWriter {
   constructor(
     private readonly target: S3ResultTarget,
     private readonly rid: string,
+    private readonly attempt: number,
   ) {
     super();
     // The first key named from the rid, which validates it: a bad one throws here, before any request.
-    this.partialKey = target.keys.partial(rid);
+    this.partialKey = target.keys.partial(rid, attempt);
     this.body = new S3ResultBody(target, this.partialKey);
   }
 
   protected override async publish(contentType: string | null, headers: BgrsResultHeaders): Promise<string> {
     const { objects, keys } = this.target;
-    const key = keys.result(this.rid, contentType);
+    const key = keys.result(this.rid, contentType, this.attempt);
     const stored = storedHeaders(headers);
     if (stored.object !== undefined) {
       this.published.headers = true;
-      await objects.put(keys.headers(this.rid), stored.object, 'application/json');
+      await objects.put(keys.headers(this.rid, this.attempt), stored.object, 'application/json');
     }
     this.published.key = key;
     if (this.body.held) {
@@ -121,7 +122,7 @@ export class S3ResultWriter extends StagedResultWriter {
     }
     await this.body.uploaded?.catch(() => undefined);
     const removals = await Promise.allSettled([
-      this.body.uploaded || this.published.headers ? this.target.removePartial(this.rid) : undefined,
+      this.body.uploaded || this.published.headers ? this.target.removePartial(this.rid, this.attempt) : undefined,
       this.published.key ? objects.delete(this.published.key) : undefined,
     ]);
     const failure = removals.find((removal) => removal.status === 'rejected');
