@@ -10,6 +10,9 @@ export const BGRS_RESULT_STORE = Symbol('BGRS_RESULT_STORE');
 /** Injection token of the TypeORM data source the module writes to. */
 export const BGRS_DATA_SOURCE = Symbol('BGRS_DATA_SOURCE');
 
+/** Injection token of this process's id, as the holder of leases and the worker of jobs. */
+export const BGRS_INSTANCE_ID = Symbol('BGRS_INSTANCE_ID');
+
 export const BGRS_DEFAULT_PATH = 'bgrs';
 
 /** Injection token of the lookup routes' prefix (an extra, fixed when the module is defined). */

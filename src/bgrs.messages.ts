@@ -19,6 +19,12 @@ export const BGRS_MESSAGES = {
   shuttingDown: 'The server is shutting down; try again shortly.',
   queueFull: 'Too many background requests are waiting; try again shortly.',
   notRecorded: 'The background request could not be recorded; try again shortly.',
+  queueUnavailable: 'The background queue cannot be reached; try again shortly.',
+  multipartNotQueued:
+    'This route cannot take uploads through the background queue: send the request without bgrs ' +
+    '(its developers can keep it out of the queue with @BackgroundCapable({ queue: false })).',
+  bodyTooLargeToQueue: (maxBytes: number) =>
+    `The request body is too large to run through the background queue (at most ${maxBytes} bytes).`,
 
   // Looking requests up
   invalidRid: 'Invalid request id: expected 32 lowercase hexadecimal characters.',
@@ -38,4 +44,12 @@ export const BGRS_MESSAGES = {
   interruptedByShutdown: 'interrupted by shutdown',
   instanceStopped: 'failed: the instance running it stopped (its lease expired)',
   notStored: (reason: string) => `No result could be stored: ${reason}`,
+  runStarted: (instance: string, attempt: number) => `started on ${instance} (attempt ${attempt})`,
+  runAgain: (instance: string, attempt: number) =>
+    `run again on ${instance} (attempt ${attempt}): the worker running it before stopped`,
+  notRunAgain: 'failed: the worker running it stopped, and the route must not run twice (rerun: false)',
+  handedBack: 'handed back to the queue: its worker is shutting down',
+  jobFailed: (reason: string) => `failed: the queue gave its job up (${reason})`,
+  jobLost: 'its job was lost by the queue (Redis restarted without it?): queued again',
+  jobEndedWithoutOutcome: 'failed: its job ended in the queue without an outcome',
 } as const;

@@ -1,6 +1,6 @@
 import { Module, type DynamicModule, type NestModule } from '@nestjs/common';
 import { ApplicationConfig, DiscoveryModule, HttpAdapterHost } from '@nestjs/core';
-import { BGRS_OPTIONS, BGRS_RESULT_STORE } from './bgrs.constants.js';
+import { BGRS_INSTANCE_ID, BGRS_OPTIONS, BGRS_RESULT_STORE } from './bgrs.constants.js';
 import { BgrsInterceptor } from './accept/bgrs.interceptor.js';
 import { BgrsEventsService } from './lookup/bgrs-events.service.js';
 import { BgrsLocation } from './accept/bgrs-location.js';
@@ -8,6 +8,7 @@ import { BGRS_MODULE_OPTIONS, BGRS_OPTIONS_TYPE, ConfigurableBgrsModule } from '
 import { resolveBgrsOptions, type BgrsModuleOptions } from './options/bgrs-options.js';
 import { bgrsResultStoreProvider } from './result-store/bgrs-result-store.provider.js';
 import { BgrsRecordPresenter } from './lookup/bgrs-record.presenter.js';
+import { BgrsJobRepository } from './persistence/bgrs-job.repository.js';
 import { BgrsLeaseRepository } from './persistence/bgrs-lease.repository.js';
 import { BgrsRequestRepository } from './persistence/bgrs-request.repository.js';
 import { BgrsRoutesExplorer } from './accept/bgrs-routes.explorer.js';
@@ -16,7 +17,13 @@ import { takeBgrsParameter } from './accept/bgrs-trigger.js';
 import { BgrsPlatformService } from './platform/bgrs-platform.service.js';
 import { BgrsOutcomeRenderer } from './run/bgrs-outcome-renderer.service.js';
 import { BgrsRunCompletion } from './run/bgrs-run-completion.service.js';
-import { BgrsLeaseKeeper } from './run/in-process/bgrs-lease-keeper.service.js';
+import { BgrsQueueReconciler } from './run/queue/bgrs-queue-reconciler.service.js';
+import { BgrsQueueRunner } from './run/queue/bgrs-queue.runner.js';
+import { BgrsQueueService } from './run/queue/bgrs-queue.service.js';
+import { BgrsQueueWorker } from './run/queue/bgrs-queue.worker.js';
+import { BgrsRequestReplayer } from './run/queue/request-replay.js';
+import { createRid } from './util/rid.js';
+import { BgrsLeaseKeeper } from './run/bgrs-lease-keeper.service.js';
 import { BgrsLookupResponder } from './lookup/bgrs-lookup-responder.service.js';
 import { ProgressReporter } from './progress/progress-reporter.service.js';
 import { BgrsRetentionSweeper } from './persistence/bgrs-retention-sweeper.service.js';
@@ -38,14 +45,21 @@ const appsSeen = new WeakSet<object>();
       inject: [BGRS_MODULE_OPTIONS],
       useFactory: (options: BgrsModuleOptions) => resolveBgrsOptions(options),
     },
+    { provide: BGRS_INSTANCE_ID, useFactory: createRid },
     bgrsResultStoreProvider,
     BgrsInterceptor,
     BgrsRoutesExplorer,
     BgrsLocation,
     BgrsRequestRepository,
     BgrsLeaseRepository,
+    BgrsJobRepository,
     BgrsRecordPresenter,
     BgrsInProcessRunner,
+    BgrsQueueService,
+    BgrsQueueRunner,
+    BgrsQueueWorker,
+    BgrsQueueReconciler,
+    BgrsRequestReplayer,
     BgrsRunCompletion,
     BgrsOutcomeRenderer,
     BgrsPlatformService,

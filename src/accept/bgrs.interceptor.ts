@@ -11,6 +11,7 @@ import {
 } from '@nestjs/common';
 import { HEADERS_METADATA } from '@nestjs/common/constants.js';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
+import { Writable } from 'node:stream';
 import { of, type Observable } from 'rxjs';
 import { BGRS_OPTIONS } from '../bgrs.constants.js';
 import { BgrsLocation } from './bgrs-location.js';
@@ -18,7 +19,9 @@ import type { ResolvedBgrsOptions } from '../options/bgrs-options.js';
 import { callerIdOf, type BgrsCallerId } from '../options/caller-id.js';
 import { BgrsRequestRepository } from '../persistence/bgrs-request.repository.js';
 import { BgrsRoutesExplorer, type BgrsRoute } from './bgrs-routes.explorer.js';
-import { BgrsInProcessRunner } from '../run/in-process/bgrs-in-process.runner.js';
+import { BgrsInProcessRunner, type RunTicket } from '../run/in-process/bgrs-in-process.runner.js';
+import { BgrsQueueRunner, QueueUnavailableError, type QueuedRequest } from '../run/queue/bgrs-queue.runner.js';
+import { replayOf, type Replay } from '../run/queue/replay-guards.js';
 import { bgrsParameterOf, readBgrsTrigger, type BgrsTrigger } from './bgrs-trigger.js';
 import { BackgroundRun, backgroundRunStorage } from './background-run.js';
 import { BgrsPlatformService } from '../platform/bgrs-platform.service.js';
@@ -46,6 +49,7 @@ export class BgrsInterceptor implements NestInterceptor {
     private readonly platform: BgrsPlatformService,
     private readonly repository: BgrsRequestRepository,
     private readonly runner: BgrsInProcessRunner,
+    private readonly queue: BgrsQueueRunner,
     private readonly adapterHost: HttpAdapterHost,
   ) {}
 
@@ -54,6 +58,10 @@ export class BgrsInterceptor implements NestInterceptor {
       return next.handle();
     }
     const request = context.switchToHttp().getRequest();
+    const replay = replayOf(request);
+    if (replay) {
+      return this.replay(request, replay, next);
+    }
     const parameter = bgrsParameterOf(request);
     const prefer = request.headers?.prefer;
     // Most requests ask for nothing.
@@ -80,11 +88,21 @@ export class BgrsInterceptor implements NestInterceptor {
     if (!this.runner.accepting) {
       throw this.unavailable(context, BGRS_MESSAGES.shuttingDown);
     }
-    if (!this.runner.hasRoom) {
+    const queued = route.queue && this.queue.enabled;
+    if (!(queued ? this.queue.hasRoom : this.runner.hasRoom)) {
       // Refused before anything is set up for it: a full queue must stay cheap to refuse.
       throw this.unavailable(context, BGRS_MESSAGES.queueFull);
     }
-    return this.accept(context, next, route, trigger, userId);
+    return this.accept(context, next, route, trigger, userId, queued);
+  }
+
+  /**
+   * A request a queue worker replays: its run is bound to the async context, and the request gets back what the
+   * guards put on it at acceptance (they do not decide again); Nest answers it as in the foreground.
+   */
+  private replay(request: Record<string, unknown>, { run, carried }: Replay, next: CallHandler): Observable<unknown> {
+    Object.assign(request, carried);
+    return backgroundRunStorage.run(run, () => next.handle());
   }
 
   private async accept(
@@ -93,6 +111,7 @@ export class BgrsInterceptor implements NestInterceptor {
     route: BgrsRoute,
     trigger: BgrsTrigger,
     userId: BgrsCallerId | null,
+    queued: boolean,
   ): Promise<Observable<unknown>> {
     const request = context.switchToHttp().getRequest();
     const response = context.switchToHttp().getResponse();
@@ -111,6 +130,41 @@ export class BgrsInterceptor implements NestInterceptor {
       // Refused by a pipe, or answered by an interceptor inside ours: the foreground answer stands.
       return result.toObservable();
     }
+    const name = request.originalUrl ?? request.url;
+    const ticket = queued
+      ? await this.submit(context, run, { rid, userId, name, request, rerun: route.rerun })
+      : await this.record(context, run, { rid, userId, name });
+    platform.prepareEarlyAnswer(response, routeHeaders, {
+      'Content-Type': 'application/json; charset=utf-8',
+      Location: this.location.of(rid),
+      ...(trigger.preferAsync ? { 'Preference-Applied': 'respond-async' } : {}),
+    });
+    const { answersItself } = route;
+    const answered = platform.whenSent(response);
+    if (ticket) {
+      this.runner.start(ticket, { run, result, context, snapshot, answersItself, answered });
+    }
+    if (!answersItself) {
+      return of({ request: rid });
+    }
+    // Nest would not send a value here: the early answer goes out now.
+    await this.adapterHost.httpAdapter.reply(response, { request: rid }, 202);
+    if (ticket) {
+      // Nest answers the background run, from its outcome.
+      return result.handedOverToNest();
+    }
+    // The run is a worker's: whatever Nest still writes here (a redirect, a template) goes nowhere.
+    await answered;
+    platform.record(response, snapshot, new Writable({ write: (_chunk, _encoding, done) => done() })).close();
+    return of(undefined);
+  }
+
+  /** In-process: takes a run slot (or a place in the queue) and records the request with its lease. */
+  private async record(
+    context: ExecutionContext,
+    run: BackgroundRun,
+    request: { rid: string; userId: BgrsCallerId | null; name: string },
+  ): Promise<RunTicket> {
     const ticket = this.runner.reserve();
     if (!ticket) {
       run.refuse();
@@ -118,9 +172,7 @@ export class BgrsInterceptor implements NestInterceptor {
     }
     try {
       await this.repository.insert({
-        rid,
-        userId,
-        name: request.originalUrl ?? request.url,
+        ...request,
         statusId: ticket.status,
         createdAt: new Date(),
         instanceId: this.runner.instanceId,
@@ -131,19 +183,25 @@ export class BgrsInterceptor implements NestInterceptor {
       this.logger.error(`Background request not accepted: ${(error as Error).message}`);
       throw this.unavailable(context, BGRS_MESSAGES.notRecorded);
     }
-    platform.prepareEarlyAnswer(response, routeHeaders, {
-      'Content-Type': 'application/json; charset=utf-8',
-      Location: this.location.of(rid),
-      ...(trigger.preferAsync ? { 'Preference-Applied': 'respond-async' } : {}),
-    });
-    const { answersItself } = route;
-    this.runner.start(ticket, { run, result, context, snapshot, answersItself, answered: platform.whenSent(response) });
-    if (!answersItself) {
-      return of({ request: rid });
+    return ticket;
+  }
+
+  /** Queue mode: the handler runs on a worker, so it is let go here without running; the request is queued. */
+  private async submit(context: ExecutionContext, run: BackgroundRun, request: QueuedRequest): Promise<undefined> {
+    run.refuse();
+    try {
+      await this.queue.submit(request);
+    } catch (error) {
+      if (error instanceof QueueUnavailableError) {
+        this.logger.error(`Background request not accepted: ${(error.cause as Error).message}`);
+        throw this.unavailable(
+          context,
+          error.what === 'record' ? BGRS_MESSAGES.notRecorded : BGRS_MESSAGES.queueUnavailable,
+        );
+      }
+      throw error;
     }
-    // Nest would not send a value here: the early answer goes out now, and Nest answers the background run.
-    await this.adapterHost.httpAdapter.reply(response, { request: rid }, 202);
-    return result.handedOverToNest();
+    return undefined;
   }
 
   private unavailable(context: ExecutionContext, message: string): ServiceUnavailableException {

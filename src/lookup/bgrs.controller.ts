@@ -30,6 +30,8 @@ import { BgrsPlatformService } from '../platform/bgrs-platform.service.js';
 import { BgrsRecordPresenter } from './bgrs-record.presenter.js';
 import { BgrsRequestRepository } from '../persistence/bgrs-request.repository.js';
 import { BgrsInProcessRunner } from '../run/in-process/bgrs-in-process.runner.js';
+import { BgrsQueueService } from '../run/queue/bgrs-queue.service.js';
+import { BgrsQueueWorker } from '../run/queue/bgrs-queue.worker.js';
 import type { BgrsRequest } from '../persistence/entities/bgrs-request.entity.js';
 import { BgrsLookupErrorsInterceptor } from './bgrs-lookup-errors.interceptor.js';
 import { BgrsLookupResponder } from './bgrs-lookup-responder.service.js';
@@ -60,6 +62,8 @@ export class BgrsController {
   constructor(
     private readonly repository: BgrsRequestRepository,
     private readonly runner: BgrsInProcessRunner,
+    private readonly worker: BgrsQueueWorker,
+    private readonly queue: BgrsQueueService,
     private readonly events: BgrsEventsService,
     private readonly visible: BgrsVisibleRequests,
     private readonly platform: BgrsPlatformService,
@@ -181,8 +185,12 @@ export class BgrsController {
       request.statusId !== BgrsStatusId.Cancelled &&
       (await this.repository.cancel(rid, BGRS_MESSAGES.cancelledByClient))
     ) {
-      // Here at once; on another instance at its next heartbeat.
+      // Here at once; on another instance at its next heartbeat. A job no worker runs yet never runs.
       this.runner.cancel(rid);
+      this.worker.stopEnded(rid, BgrsStatusId.Cancelled);
+      if (this.queue.enabled) {
+        await this.queue.remove(rid);
+      }
     }
     // A request that was cancelled already cannot have changed since it was read.
     const current =

@@ -34,6 +34,18 @@ function ownerBytes(owner: string): Buffer {
   return Buffer.from(owner, 'utf8');
 }
 
+/**
+ * The fence of a queue-mode run's final write: no row of `bgrs_jobs` says that a later run of the request has
+ * started. The `CASE` takes `count` pairs (rid, attempt); a request without a pair (in-process) is not fenced.
+ */
+function laterRunThan(count: number): string {
+  const cases = Array(count).fill('WHEN ? THEN ?').join(' ');
+  return (
+    'NOT EXISTS (SELECT 1 FROM bgrs_jobs j WHERE j.rid = bgrs_requests.rid ' +
+    `AND j.attempt <> CASE j.rid ${cases} ELSE j.attempt END)`
+  );
+}
+
 /** DATETIME keeps whole seconds; MySQL would round the milliseconds rather than drop them. */
 function toSecond(date: Date): Date {
   return new Date(Math.floor(date.getTime() / 1000) * 1000);
@@ -46,12 +58,26 @@ export interface NewBgrsRequest {
   name: string;
   statusId: BgrsStatusId.Processing | BgrsStatusId.Queued;
   createdAt: Date;
-  /** The instance that runs it, which holds its lease. */
-  instanceId: string;
+  /** In-process: the instance that runs it, which holds its lease. */
+  instanceId?: string;
+  /** Queue mode: the job that carries it to a worker. */
+  job?: NewBgrsJob;
+}
+
+/** The `bgrs_jobs` row of a request handed to the queue. */
+export interface NewBgrsJob {
+  /** A run cut by its worker's death may run again. */
+  rerun: boolean;
+  /** The request, as the worker replays it. */
+  envelope: Buffer;
+  /** Epoch ms. */
+  queuedAt: number;
 }
 
 export interface BgrsOutcomeRecord {
   rid: string;
+  /** Queue mode: the run that produced it; it lands only while no later run has started. */
+  attempt?: number;
   httpStatus: number;
   contentType: string | null;
   result: string;
@@ -108,19 +134,24 @@ export class BgrsRequestRepository {
     this.dateColumns = { createdDt: columnOf('createdDt'), finishedDt: columnOf('finishedDt') };
   }
 
-  /** Records an accepted request together with its lease: both land, or neither. */
+  /** Records an accepted request together with its lease or its job: all land, or none. */
   insert(request: NewBgrsRequest): Promise<void> {
     return this.acceptances.add(request);
   }
 
   /**
    * Concurrent acceptances share one transaction of multi-row INSERTs, written as SQL: TypeORM's insert builder
-   * costs more CPU per row than the acceptance itself. Callers with ids other than numbers add a third INSERT.
+   * costs more CPU per row than the acceptance itself. Callers with ids other than numbers add an INSERT, and so do
+   * requests handed to the queue.
    */
   private async insertMany(requests: NewBgrsRequest[]): Promise<void> {
     const { createdDt } = this.dateColumns;
     const owners = requests.flatMap(({ rid, userId }) =>
       typeof userId === 'string' ? [{ rid, owner: ownerBytes(userId) }] : [],
+    );
+    const leases = requests.flatMap(({ rid, instanceId }) => (instanceId ? [[rid, instanceId]] : []));
+    const jobs = requests.flatMap(({ rid, job }) =>
+      job ? [[rid, job.rerun ? 1 : 0, job.queuedAt, job.envelope]] : [],
     );
     await this.dataSource.transaction(async (manager) => {
       await manager.query(
@@ -134,10 +165,15 @@ export class BgrsRequestRepository {
           '0.00',
         ]),
       );
-      await manager.query(
-        `INSERT INTO bgrs_leases (rid, instance_id) VALUES ${rowsOf(requests, 2)}`,
-        requests.flatMap((request) => [request.rid, request.instanceId]),
-      );
+      if (leases.length > 0) {
+        await manager.query(`INSERT INTO bgrs_leases (rid, instance_id) VALUES ${rowsOf(leases, 2)}`, leases.flat());
+      }
+      if (jobs.length > 0) {
+        await manager.query(
+          `INSERT INTO bgrs_jobs (rid, rerun, queued_at, envelope) VALUES ${rowsOf(jobs, 4)}`,
+          jobs.flat(),
+        );
+      }
       if (owners.length > 0) {
         await manager.query(
           `INSERT INTO bgrs_owners (rid, owner) VALUES ${rowsOf(owners, 2)}`,
@@ -184,11 +220,13 @@ export class BgrsRequestRepository {
     const cases = outcomes.map(() => 'WHEN ? THEN ?').join(' ');
     const { finishedDt } = this.dateColumns;
     const rids = outcomes.map((outcome) => outcome.rid);
+    const fenced = outcomes.filter((outcome) => outcome.attempt !== undefined);
     const changed = await this.changedBy(
       `UPDATE bgrs_requests SET status_id = ${BgrsStatusId.Finished}, progress = ?, ` +
         `finished_dt = CASE rid ${cases} END, status = CASE rid ${cases} END, ` +
         `content_type = CASE rid ${cases} END, result = CASE rid ${cases} END ` +
-        `WHERE rid IN (${placeholders(outcomes.length)}) AND status_id IN (${BGRS_RUNNING_STATUSES.join(', ')})`,
+        `WHERE rid IN (${placeholders(outcomes.length)}) AND status_id IN (${BGRS_RUNNING_STATUSES.join(', ')})` +
+        (fenced.length > 0 ? ` AND ${laterRunThan(fenced.length)}` : ''),
       [
         '100.00',
         ...byRid((outcome) => this.dataSource.driver.preparePersistentValue(toSecond(outcome.finishedAt), finishedDt)),
@@ -196,6 +234,7 @@ export class BgrsRequestRepository {
         ...byRid((outcome) => outcome.contentType?.slice(0, BGRS_CONTENT_TYPE_MAX_LENGTH) ?? null),
         ...byRid((outcome) => outcome.result),
         ...rids,
+        ...fenced.flatMap((outcome) => [outcome.rid, outcome.attempt]),
       ],
     );
     if (changed === outcomes.length) {
@@ -219,9 +258,12 @@ export class BgrsRequestRepository {
     }
   }
 
-  /** Ends a request that has not ended as `failed`, with a details row saying why; false if it had ended. */
-  async fail(rid: string, reason: string): Promise<boolean> {
-    return this.end(rid, BgrsStatusId.Failed, reason);
+  /**
+   * Ends a request that has not ended as `failed`, with a details row saying why; false if it had ended. In queue
+   * mode, `attempt` fences it as a final write is fenced: a stale run never fails a later one's request.
+   */
+  async fail(rid: string, reason: string, attempt?: number): Promise<boolean> {
+    return this.end(rid, BgrsStatusId.Failed, reason, attempt);
   }
 
   /** Ends a request that has not ended as `cancelled`, with a details row saying why; false if it had ended. */
@@ -337,13 +379,21 @@ export class BgrsRequestRepository {
    * end state sees the row too. False if it had ended already. Its lease goes with the others of ended requests
    * (`releaseEndedLeases`).
    */
-  private async end(rid: string, statusId: BgrsStatusId, reason: string): Promise<boolean> {
+  private async end(rid: string, statusId: BgrsStatusId, reason: string, attempt?: number): Promise<boolean> {
     const at = new Date();
+    const { finishedDt } = this.dateColumns;
     return this.dataSource.transaction(async (manager) => {
-      const { affected } = await manager.update(
-        BgrsRequest,
-        { rid, statusId: In(BGRS_RUNNING_STATUSES) },
-        { statusId, finishedDt: toSecond(at) },
+      const { affected } = await manager.queryRunner!.query(
+        `UPDATE bgrs_requests SET status_id = ?, finished_dt = ? ` +
+          `WHERE rid = ? AND status_id IN (${BGRS_RUNNING_STATUSES.join(', ')})` +
+          (attempt === undefined ? '' : ` AND ${laterRunThan(1)}`),
+        [
+          statusId,
+          this.dataSource.driver.preparePersistentValue(toSecond(at), finishedDt),
+          rid,
+          ...(attempt === undefined ? [] : [rid, attempt]),
+        ],
+        true,
       );
       const ended = (affected ?? 0) > 0;
       if (ended) {

@@ -16,6 +16,17 @@ const TRANSFER_HEADERS = new Set([
   'etag',
 ]);
 
+/** The headers of a response that are kept with its result: all but the transfer's (and the Content-Type, apart). */
+export function keptHeadersOf(headers: Iterable<[string, HeaderValue | undefined]>): BgrsResultHeaders {
+  const kept: BgrsResultHeaders = {};
+  for (const [name, value] of headers) {
+    if (value !== undefined && !TRANSFER_HEADERS.has(name.toLowerCase())) {
+      kept[name] = Array.isArray(value) ? value.map(String) : String(value);
+    }
+  }
+  return kept;
+}
+
 /** What the route had set on the response before its handler ran (`@HttpCode`, `@Header`). */
 export interface ResponseSnapshot {
   statusCode: number;
@@ -79,13 +90,7 @@ export class ResponseRecorder {
 
   /** The headers kept with the result. */
   keptHeaders(): BgrsResultHeaders {
-    const kept: BgrsResultHeaders = {};
-    for (const [key, { name, value }] of this.headers) {
-      if (!TRANSFER_HEADERS.has(key)) {
-        kept[name] = Array.isArray(value) ? value.map(String) : String(value);
-      }
-    }
-    return kept;
+    return keptHeadersOf([...this.headers.values()].map(({ name, value }) => [name, value]));
   }
 
   setHeader(name: string, value: HeaderValue): void {

@@ -62,16 +62,18 @@ export class BgrsRunCompletion {
 
   /**
    * Stores what `produce` writes and ends the request. `onProduced(stored)` is called as soon as the run is done
-   * with, before any final write: a runner frees its slot then.
+   * with, before any final write: a runner frees its slot then. `attempt` (queue mode) fences the final write: it
+   * lands only while no later run of the request has started, and the result is stored under the attempt's name.
    */
   async complete(
     run: CompletableRun,
     produce: (body: Writable) => Promise<ProducedResponse>,
     onProduced: (stored: boolean) => void,
+    attempt?: number,
   ): Promise<CompletionOutcome> {
     let writer: BgrsResultWriter | undefined;
     try {
-      writer = this.store.create(run.rid);
+      writer = this.store.create(run.rid, attempt);
       const response = await Promise.race([produce(writer.body), stoppedBy(run.signal)]);
       await run.progress.close();
       const location = await writer.commit(response.contentType, response.headers);
@@ -79,6 +81,7 @@ export class BgrsRunCompletion {
       const landed = await this.retry(run.rid, () =>
         this.repository.finish({
           rid: run.rid,
+          attempt,
           httpStatus: response.statusCode,
           contentType: response.contentType,
           result: location,
@@ -99,14 +102,17 @@ export class BgrsRunCompletion {
       }
       const reason = BGRS_MESSAGES.notStored((error as Error).message);
       this.logger.error(`${run.rid}: ${reason}`, (error as Error).stack);
-      await this.fail(run.rid, reason);
+      await this.fail(run.rid, reason, attempt);
       return 'failed';
     }
   }
 
-  /** Ends a request that has not ended as `failed`, with a details row saying why; retried until it lands. */
-  async fail(rid: string, reason: string): Promise<void> {
-    await this.retry(rid, () => this.repository.fail(rid, reason));
+  /**
+   * Ends a request that has not ended as `failed`, with a details row saying why; retried until it lands. With an
+   * `attempt`, only while no later run of it has started.
+   */
+  async fail(rid: string, reason: string, attempt?: number): Promise<void> {
+    await this.retry(rid, () => this.repository.fail(rid, reason, attempt));
   }
 
   /** At shutdown, once the runners have drained: final writes still waiting for the database are lost. */

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type ExecutionContext } from '@nestjs/common';
 import type { Writable } from 'node:stream';
-import { BGRS_OPTIONS, BGRS_STATUS_NAMES, BgrsStatusId } from '../../bgrs.constants.js';
+import { BGRS_INSTANCE_ID, BGRS_OPTIONS, BGRS_STATUS_NAMES, BgrsStatusId } from '../../bgrs.constants.js';
 import type { ResolvedBgrsOptions } from '../../options/bgrs-options.js';
 import { BgrsRequestRepository } from '../../persistence/bgrs-request.repository.js';
 import type { BackgroundRun } from '../../accept/background-run.js';
@@ -8,8 +8,8 @@ import { BgrsPlatformService } from '../../platform/bgrs-platform.service.js';
 import type { ResponseSnapshot } from '../../platform/response-recorder.js';
 import { HandlerCancelledError, type HandlerResult } from '../../accept/handler-result.js';
 import { BgrsOutcomeRenderer } from '../bgrs-outcome-renderer.service.js';
+import { settledWithin } from '../../util/settled-within.js';
 import { BgrsRunCompletion, type ProducedResponse } from '../bgrs-run-completion.service.js';
-import { createRid } from '../../util/rid.js';
 import { BGRS_MESSAGES } from '../../bgrs.messages.js';
 
 /** An accepted request, handed over as its early answer goes out. */
@@ -50,13 +50,6 @@ const STOP_MESSAGES: Record<StopReason, string> = {
   ended: 'the request has ended elsewhere',
 };
 
-/** Waits for `work`, or `ms` at most, leaving no timer behind to hold the process. */
-async function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
-}
-
 /**
  * Runs accepted requests in this process: at most `maxConcurrent` at once, the others queued in order; stops them
  * when they are cancelled, end elsewhere, or the app shuts down. Each run lets its held handler go and records the
@@ -64,8 +57,6 @@ async function settledWithin(work: Promise<unknown>, ms: number): Promise<void> 
  */
 @Injectable()
 export class BgrsInProcessRunner {
-  /** This process, as the holder of leases. */
-  readonly instanceId = createRid();
   private readonly logger = new Logger('Bgrs');
   private readonly tickets = new Map<string, Ticket>();
   private readonly queue: Ticket[] = [];
@@ -75,6 +66,8 @@ export class BgrsInProcessRunner {
   private drained = false;
 
   constructor(
+    /** This process, as the holder of leases. */
+    @Inject(BGRS_INSTANCE_ID) readonly instanceId: string,
     private readonly repository: BgrsRequestRepository,
     private readonly completion: BgrsRunCompletion,
     private readonly renderer: BgrsOutcomeRenderer,

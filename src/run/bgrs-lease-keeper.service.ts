@@ -5,21 +5,24 @@ import {
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { BGRS_OPTIONS, BGRS_RESULT_STORE } from '../../bgrs.constants.js';
-import type { ResolvedBgrsOptions } from '../../options/bgrs-options.js';
-import { BgrsLeaseRepository } from '../../persistence/bgrs-lease.repository.js';
-import { BgrsRequestRepository } from '../../persistence/bgrs-request.repository.js';
-import { BgrsRunCompletion } from '../bgrs-run-completion.service.js';
-import { BgrsInProcessRunner } from './bgrs-in-process.runner.js';
-import type { BgrsResultStore } from '../../result-store/bgrs-result-store.interface.js';
-import { BGRS_MESSAGES } from '../../bgrs.messages.js';
+import { BGRS_OPTIONS, BGRS_RESULT_STORE } from '../bgrs.constants.js';
+import type { ResolvedBgrsOptions } from '../options/bgrs-options.js';
+import { BgrsLeaseRepository } from '../persistence/bgrs-lease.repository.js';
+import { BgrsRequestRepository } from '../persistence/bgrs-request.repository.js';
+import { BgrsRunCompletion } from './bgrs-run-completion.service.js';
+import { BgrsJobRepository } from '../persistence/bgrs-job.repository.js';
+import { BgrsQueueService } from './queue/bgrs-queue.service.js';
+import { BgrsQueueWorker } from './queue/bgrs-queue.worker.js';
+import { BgrsInProcessRunner } from './in-process/bgrs-in-process.runner.js';
+import type { BgrsResultStore } from '../result-store/bgrs-result-store.interface.js';
+import { BGRS_MESSAGES } from '../bgrs.messages.js';
 
 /**
- * Keeps this instance's leases alive and looks after the others', on a heartbeat every third of `leaseMs`:
- * renews its own lease, fails the requests of instances that stopped renewing theirs (also its own earlier life,
- * after a crash), stops the requests here that have ended elsewhere (cancelled on another instance, or failed by a
- * peer while this instance was cut off from the database for longer than its lease), and gives up the leases (its
- * own and dead instances') on requests that have ended. On shutdown it lets the runner drain, then gives its leases up.
+ * This instance's heartbeat, every third of `leaseMs`: renews its lease, fails the in-process requests of instances
+ * that stopped renewing theirs (also its own earlier life, after a crash), stops the runs here (in-process, or of
+ * its queue worker) whose requests have ended elsewhere (cancelled on another instance, or failed by a peer while
+ * this instance was cut off from the database for longer than its lease), and releases the leases and jobs of
+ * requests that have ended. On shutdown it lets both runners drain, then gives its leases up.
  */
 @Injectable()
 export class BgrsLeaseKeeper implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -31,6 +34,9 @@ export class BgrsLeaseKeeper implements OnApplicationBootstrap, BeforeApplicatio
     private readonly repository: BgrsRequestRepository,
     private readonly leases: BgrsLeaseRepository,
     private readonly runner: BgrsInProcessRunner,
+    private readonly worker: BgrsQueueWorker,
+    private readonly jobs: BgrsJobRepository,
+    private readonly queue: BgrsQueueService,
     private readonly completion: BgrsRunCompletion,
     @Inject(BGRS_RESULT_STORE) private readonly store: BgrsResultStore,
     @Inject(BGRS_OPTIONS) private readonly options: ResolvedBgrsOptions,
@@ -49,7 +55,7 @@ export class BgrsLeaseKeeper implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    await this.runner.drain();
+    await Promise.all([this.runner.drain(), this.worker.drain()]);
     this.completion.stopRetrying();
     clearInterval(this.timer);
     await this.beat;
@@ -66,8 +72,9 @@ export class BgrsLeaseKeeper implements OnApplicationBootstrap, BeforeApplicatio
     const now = Date.now();
     try {
       await this.leases.heartbeat(this.runner.instanceId, now + this.options.leaseMs);
-      for (const { rid, statusId } of await this.repository.findEnded(this.runner.rids)) {
+      for (const { rid, statusId } of await this.repository.findEnded([...this.runner.rids, ...this.worker.rids])) {
         this.runner.stopEnded(rid, statusId);
+        this.worker.stopEnded(rid, statusId);
       }
       for (const rid of await this.leases.findAbandoned(this.runner.instanceId, now)) {
         if (await this.repository.fail(rid, BGRS_MESSAGES.instanceStopped)) {
@@ -77,6 +84,9 @@ export class BgrsLeaseKeeper implements OnApplicationBootstrap, BeforeApplicatio
       }
       await this.leases.releaseEndedLeases(this.runner.instanceId, now);
       await this.leases.removeDeadInstances(now);
+      if (this.queue.enabled) {
+        await this.jobs.releaseEnded();
+      }
     } catch (error) {
       this.logger.warn(`Heartbeat failed: ${(error as Error).message}`);
     }

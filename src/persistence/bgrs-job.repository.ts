@@ -1,0 +1,98 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource, In, type EntityManager } from 'typeorm';
+import { BGRS_DATA_SOURCE, BGRS_ENDED_STATUSES, BGRS_RUNNING_STATUSES, BgrsStatusId } from '../bgrs.constants.js';
+import { BgrsJob } from './entities/bgrs-job.entity.js';
+
+/** A run of a queued request that a worker has just started. */
+export interface StartedRun {
+  /** 1 for the first run, more for a run again. */
+  attempt: number;
+  /** A run cut by its worker's death may run again. */
+  rerun: boolean;
+  /** The request, as the worker replays it. */
+  envelope: Buffer;
+  /** What the record shows of its progress: a run again starts from there. */
+  progress: number;
+}
+
+const RUNNING = BGRS_RUNNING_STATUSES.join(', ');
+const JOBS_RELEASED_AT_ONCE = 1000;
+
+/**
+ * The queue mode's bookkeeping (`bgrs_jobs`): which requests were handed to the queue and have not ended, the request
+ * each carries to its worker, and how many runs of it have started, which fences their final writes. A row is
+ * written with its request at acceptance (`BgrsRequestRepository`) and deleted once the request has ended.
+ */
+@Injectable()
+export class BgrsJobRepository {
+  constructor(@Inject(BGRS_DATA_SOURCE) private readonly dataSource: DataSource) {}
+
+  /**
+   * Starts a run of a request that has not ended: counts it (its attempt), marks the request `processing`, and
+   * reads what the run needs. Undefined when the request has ended or is gone (nothing to run). One transaction, so
+   * that two workers that start the same job at once count two attempts and each sees its own.
+   */
+  startRun(rid: string, workerId: string): Promise<StartedRun | undefined> {
+    return this.dataSource.transaction(async (manager: EntityManager) => {
+      const { affected } = await manager.queryRunner!.query(
+        'UPDATE bgrs_jobs SET attempt = attempt + 1, worker_id = ? ' +
+          `WHERE rid = ? AND rid IN (SELECT rid FROM bgrs_requests WHERE rid = ? AND status_id IN (${RUNNING}))`,
+        [workerId, rid, rid],
+        true,
+      );
+      if (!affected) {
+        return undefined;
+      }
+      await manager.query(
+        `UPDATE bgrs_requests SET status_id = ${BgrsStatusId.Processing} ` +
+          `WHERE rid = ? AND status_id = ${BgrsStatusId.Queued}`,
+        [rid],
+      );
+      const [row]: Array<{ attempt: number; rerun: number; envelope: Buffer; progress: string }> = await manager.query(
+        'SELECT j.attempt, j.rerun, j.envelope, r.progress FROM bgrs_jobs j ' +
+          'INNER JOIN bgrs_requests r ON r.rid = j.rid WHERE j.rid = ?',
+        [rid],
+      );
+      return {
+        attempt: Number(row.attempt),
+        rerun: Number(row.rerun) === 1,
+        envelope: Buffer.from(row.envelope),
+        progress: Number(row.progress),
+      };
+    });
+  }
+
+  /** Requests of the queue that have not ended, last handed to it before `before` (epoch ms), oldest first. */
+  async findHandedBefore(before: number, limit: number): Promise<string[]> {
+    const rows: Array<{ rid: string }> = await this.dataSource.query(
+      'SELECT j.rid FROM bgrs_jobs j INNER JOIN bgrs_requests r ON r.rid = j.rid ' +
+        `WHERE r.status_id IN (${RUNNING}) AND j.queued_at < ? ORDER BY j.queued_at LIMIT ${Number(limit)}`,
+      [before],
+    );
+    return rows.map((row) => row.rid);
+  }
+
+  /** The request has been handed to the queue again, at `at` (epoch ms). */
+  async handedAgain(rid: string, at: number): Promise<void> {
+    await this.dataSource.getRepository(BgrsJob).update({ rid }, { queuedAt: String(at) });
+  }
+
+  /**
+   * Deletes the rows of requests that have ended, the requests they carried with them: found by a plain read,
+   * deleted by key (as leases are, for the same reason: no gap locks where acceptances insert).
+   */
+  async releaseEnded(): Promise<void> {
+    for (;;) {
+      const rows: Array<{ rid: string }> = await this.dataSource.query(
+        'SELECT j.rid FROM bgrs_jobs j INNER JOIN bgrs_requests r ON r.rid = j.rid ' +
+          `WHERE r.status_id IN (${BGRS_ENDED_STATUSES.join(', ')}) LIMIT ${JOBS_RELEASED_AT_ONCE}`,
+      );
+      if (rows.length > 0) {
+        await this.dataSource.getRepository(BgrsJob).delete({ rid: In(rows.map((row) => row.rid)) });
+      }
+      if (rows.length < JOBS_RELEASED_AT_ONCE) {
+        return;
+      }
+    }
+  }
+}
