@@ -1,4 +1,11 @@
-import { Injectable, Logger, Module, ValidationPipe, type OnApplicationBootstrap } from '@nestjs/common';
+import {
+  Injectable,
+  Logger,
+  Module,
+  ValidationPipe,
+  type DynamicModule,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import { APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
 import { mkdirSync } from 'node:fs';
@@ -9,6 +16,7 @@ import { DashboardController } from './dashboard.controller.js';
 import { DemoAuthGuard } from './demo-auth.guard.js';
 import { ImportsController } from './imports.controller.js';
 import { ReportsController } from './reports.controller.js';
+import { demoQueueOptions } from './queue-options.js';
 import { adaptEntitiesToSqlite } from './sqlite-compat.js';
 import { UsersController } from './users.controller.js';
 
@@ -29,7 +37,8 @@ function databaseOptions(): TypeOrmModuleOptions {
   }
   mkdirSync(dirname(SQLITE_FILE), { recursive: true });
   adaptEntitiesToSqlite();
-  return { type: 'better-sqlite3', database: SQLITE_FILE, autoLoadEntities: true, synchronize: true };
+  // WAL: the web server and a queue worker may share the file.
+  return { type: 'better-sqlite3', database: SQLITE_FILE, autoLoadEntities: true, synchronize: true, enableWAL: true };
 }
 
 /**
@@ -58,11 +67,11 @@ class SqliteStatusSeeder implements OnApplicationBootstrap {
   }
 }
 
+/**
+ * The demo app, as the web server (`npm start`) or as a queue worker (`npm run worker`): the same routes either
+ * way, since a worker replays its requests through them.
+ */
 @Module({
-  imports: [
-    TypeOrmModule.forRoot(databaseOptions()),
-    BgrsModule.forRoot({ resultDir: 'media', progressIntervalMs: 500 }),
-  ],
   controllers: [DashboardController, UsersController, ReportsController, ImportsController],
   providers: [
     SqliteStatusSeeder,
@@ -70,4 +79,14 @@ class SqliteStatusSeeder implements OnApplicationBootstrap {
     { provide: APP_PIPE, useValue: new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true }) },
   ],
 })
-export class AppModule {}
+export class AppModule {
+  static forRole(role: 'web' | 'worker'): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        TypeOrmModule.forRoot(databaseOptions()),
+        BgrsModule.forRoot({ resultDir: 'media', progressIntervalMs: 500, queue: demoQueueOptions(role) }),
+      ],
+    };
+  }
+}

@@ -95,7 +95,35 @@ function createRow(record) {
   toggle.addEventListener('click', () => void toggleDetails(row));
   part(row, '.cancel').addEventListener('click', () => void cancel(row));
   render(row);
+  if (record.status_name !== 'queued') {
+    void loadRun(row);
+  }
   return row;
+}
+
+/** The details row a queue worker writes when it starts a run: which instance, and which attempt. */
+const RUN_DETAIL = /^(?:started|run again) on (.+?) \(attempt (\d+)\)/;
+
+/** Shows which queue worker ran the request, and which attempt, from its newest run row. @param {Row} row @param {BgrsDetail[]} details */
+function showRun(row, details) {
+  const run = details
+    .map((detail) => RUN_DETAIL.exec(detail.details))
+    .filter(Boolean)
+    .at(-1);
+  if (run) {
+    const label = part(row, '.ran-on');
+    label.textContent = ` · ran on ${run[1]}, attempt ${run[2]}`;
+    label.hidden = false;
+  }
+}
+
+/** In queue mode, a started request's details say where it ran. @param {Row} row */
+async function loadRun(row) {
+  try {
+    showRun(row, await fetchJson(`/bgrs/${row.rid}/details`));
+  } catch {
+    // Only a label: the details panel reports errors.
+  }
 }
 
 /** @param {Row} row @param {string} selector @returns {HTMLElement} */
@@ -249,7 +277,11 @@ function openStream(row) {
   const source = new EventSource(`/bgrs/${row.rid}/events`);
   row.source = source;
   source.addEventListener('state', (event) => update(row, JSON.parse(/** @type {MessageEvent} */ (event).data)));
-  source.addEventListener('detail', (event) => addDetails(row, [JSON.parse(/** @type {MessageEvent} */ (event).data)]));
+  source.addEventListener('detail', (event) => {
+    const detail = JSON.parse(/** @type {MessageEvent} */ (event).data);
+    showRun(row, [detail]);
+    addDetails(row, [detail]);
+  });
   source.addEventListener('end', (event) => {
     // The final record; `update` closes the stream (before the server does, or EventSource would reconnect)
     // and hands it to a request that waits for one.
