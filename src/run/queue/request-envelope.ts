@@ -15,6 +15,8 @@ export interface RequestEnvelope {
   body?: Buffer;
   /** The request's properties that guards and middleware set (`queue.carry`), as JSON. */
   carried: Record<string, unknown>;
+  /** The client's address, as the accepting instance saw it. */
+  remoteAddress?: string;
 }
 
 /** A request as the platforms give it (Express's `req`, Fastify's `request`). */
@@ -25,6 +27,8 @@ interface IncomingRequest {
   headers: Record<string, string | string[] | undefined>;
   body?: unknown;
   rawBody?: Buffer;
+  socket?: { remoteAddress?: string };
+  raw?: { socket?: { remoteAddress?: string } };
   [property: string]: unknown;
 }
 
@@ -140,6 +144,7 @@ export function envelopeOf(request: IncomingRequest, carry: string[], maxBodyByt
     headers,
     body,
     carried: carriedOf(request, carry),
+    remoteAddress: (request.raw ?? request).socket?.remoteAddress,
   };
 }
 

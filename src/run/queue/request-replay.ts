@@ -77,6 +77,7 @@ export class BgrsRequestReplayer {
         headers: envelope.headers,
         payload: envelope.body,
         payloadAsStream: true,
+        ...(envelope.remoteAddress ? { remoteAddress: envelope.remoteAddress } : {}),
       },
     );
     const contentType = response.headers['content-type'];
