@@ -9,10 +9,13 @@ import { DashboardController } from './dashboard.controller.js';
 import { DemoAuthGuard } from './demo-auth.guard.js';
 import { ImportsController } from './imports.controller.js';
 import { ReportsController } from './reports.controller.js';
+import { demoResults } from './result-store.js';
 import { adaptEntitiesToSqlite } from './sqlite-compat.js';
 import { UsersController } from './users.controller.js';
 
 const SQLITE_FILE = 'data/demo.sqlite';
+/** Files in `media/`, or S3 with `S3_BUCKET` (see `demoResults`). */
+export const DEMO_RESULTS = demoResults();
 
 /**
  * `DATABASE_URL=mysql://user:pass@host:3306/db` (or `mariadb://…` for a MariaDB server): that database, its
@@ -61,7 +64,7 @@ class SqliteStatusSeeder implements OnApplicationBootstrap {
 @Module({
   imports: [
     TypeOrmModule.forRoot(databaseOptions()),
-    BgrsModule.forRoot({ resultDir: 'media', progressIntervalMs: 500 }),
+    BgrsModule.forRoot({ resultDir: 'media', progressIntervalMs: 500, ...DEMO_RESULTS.options }),
   ],
   controllers: [DashboardController, UsersController, ReportsController, ImportsController],
   providers: [
