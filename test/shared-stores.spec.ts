@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { patternDigest } from './support/byte-pattern.js';
-import { TestDatabase, createScratch, disposeScratch } from './support/database.js';
+import { TestDatabase } from './support/database.js';
 import { jsonOf, resultOf, sendRaw, submit, waitForStatus } from './support/http.js';
 import { killAllInstances, s3Store, startInstance, type Instance } from './support/instances.js';
 import { hashedRequest } from './support/raw-http.js';
@@ -92,7 +92,7 @@ describe('results any instance can serve (two instances in separate processes, o
       let b: Instance;
 
       before(async () => {
-        db = (await createScratch('bgrs-shared-')).db;
+        db = await TestDatabase.create();
         folders = [await mkdtemp(join(tmpdir(), 'bgrs-shared-a-')), await mkdtemp(join(tmpdir(), 'bgrs-shared-b-'))];
         // One after the other, so that the second finds the migrations done.
         a = await startInstance({ name: 'A', dbUrl: db.url, resultDir: folders[0], store: store.spec() });
@@ -101,7 +101,7 @@ describe('results any instance can serve (two instances in separate processes, o
 
       after(async () => {
         await Promise.all([a?.kill(), b?.kill()]);
-        await disposeScratch(db, undefined);
+        await db?.drop();
         await Promise.all((folders ?? []).map((folder) => rm(folder, { recursive: true, force: true })));
       });
 
@@ -181,7 +181,7 @@ describe('results any instance can serve (two instances in separate processes, o
     let machines: string[];
 
     before(async () => {
-      db = (await createScratch('bgrs-shared-files-')).db;
+      db = await TestDatabase.create();
       // Each instance in a working directory of its own with `resultDir: 'media'`: a folder per machine.
       machines = [await mkdtemp(join(tmpdir(), 'bgrs-machine-a-')), await mkdtemp(join(tmpdir(), 'bgrs-machine-b-'))];
       await Promise.all(machines.map((machine) => mkdir(join(machine, 'media'))));
@@ -189,7 +189,7 @@ describe('results any instance can serve (two instances in separate processes, o
 
     after(async () => {
       await killAllInstances();
-      await disposeScratch(db, undefined);
+      await db?.drop();
       await Promise.all((machines ?? []).map((machine) => rm(machine, { recursive: true, force: true })));
     });
 
