@@ -46,6 +46,11 @@ export class BenchDatabase {
     }
   }
 
+  /** Deletes a request; its details, lease and stored result rows go with it (foreign keys cascade). */
+  async deleteRequest(rid: string): Promise<void> {
+    await this.connection.query('DELETE FROM bgrs_requests WHERE rid = ?', [rid]);
+  }
+
   async drop(): Promise<void> {
     try {
       await this.connection.query(`DROP DATABASE IF EXISTS \`${this.name}\``);

@@ -193,7 +193,7 @@ export async function rssMiB(pid: number): Promise<number> {
 }
 
 /** Samples a process's RSS every `intervalMs` while `work` runs; answers the peak, MiB. */
-export async function peakRssDuring(pid: number, work: () => Promise<void>, intervalMs = 20): Promise<number> {
+export async function peakRssDuring(pid: number, work: () => Promise<unknown>, intervalMs = 20): Promise<number> {
   let peak = await rssMiB(pid);
   let sampling = true;
   const sampler = (async () => {

@@ -1,7 +1,18 @@
-/** The seven pairs of BENCHMARKS.md: what each side measures, and the goal the pair is judged by. */
+/** The pairs of BENCHMARKS.md: what each side measures, and the goal the pair is judged by. */
 import { rm } from 'node:fs/promises';
 import type { BenchDatabase } from './database.js';
-import { completions, cpuMs, get, getJson, idleRssMiB, load, peakRssDuring, submit, untilFinished } from './measure.js';
+import {
+  completions,
+  cpuMs,
+  get,
+  getJson,
+  idleRssMiB,
+  load,
+  peakRssDuring,
+  submit,
+  untilFinished,
+  type BgrsRecord,
+} from './measure.js';
 import type { ServerProcess } from './server-process.js';
 
 export interface Settings {
@@ -17,6 +28,18 @@ export interface Settings {
   loopIterations: number;
   /** Size of the StreamableFile result (row 5), MiB. */
   bigMiB: number;
+  /** Size of the StreamableFile result kept in S3 or in the database (rows 5b, 5c), MiB. */
+  storeMiB: number;
+}
+
+/** The result stores of rows 5b and 5c, each in an app of its own. */
+export type StoreKind = 's3' | 'database';
+
+/** An app with BgrsModule whose results go to a store other than files. */
+export interface StoreServer {
+  server: ServerProcess;
+  /** Deletes a big result of a round (its object, or its request and so its rows). */
+  remove(rid: string, record: BgrsRecord): Promise<void>;
 }
 
 export interface Servers {
@@ -35,6 +58,8 @@ export interface BenchContext {
   databasePid: number | undefined;
   /** `make()` once per run, for a figure or fixture that several rounds share. */
   once<T>(key: string, make: () => Promise<T>): Promise<T>;
+  /** The app keeping its results in `kind`, started (with s3rver for S3) when a row first asks for it. */
+  storeServer(kind: StoreKind): Promise<StoreServer>;
 }
 
 export interface RoundResult {
@@ -50,9 +75,10 @@ export interface Goal {
 }
 
 export interface PairSpec {
-  row: number;
-  /** What side A is. */
-  measured: string;
+  /** `1`…`7`, and `5b`, `5c` beside row 5. */
+  row: string;
+  /** What side A is (with the run's settings, for what they size). */
+  measured: string | ((settings: Settings) => string);
   /** What side B is. */
   against: string;
   /** Unit of A and B. */
@@ -175,11 +201,15 @@ async function finishedRid(bgrs: ServerProcess): Promise<string> {
  * The RSS of the idle app, before any big result has passed through it (memory that a transfer leaves behind
  * counts against it): after a few small requests of each kind, so that it is not a cold process either.
  */
-async function idleBaseline(bgrs: ServerProcess): Promise<number> {
+async function idleBaseline(bgrs: ServerProcess, readBack = false): Promise<number> {
   for (let i = 0; i < 20; i++) {
     await get(`${bgrs.url}/plain`);
   }
-  await finishedRid(bgrs);
+  const rid = await finishedRid(bgrs);
+  if (readBack) {
+    // The store's read path has run once too (S3: the first requests load the SDK's lazy parts).
+    await getJson(`${bgrs.url}/bgrs/${rid}/result`);
+  }
   return idleRssMiB(bgrs.pid, 1000);
 }
 
@@ -193,22 +223,57 @@ async function progressLoop(bgrs: ServerProcess, mode: 'report' | 'none', iterat
   return { ms, writes: after.progressWrites - before.progressWrites };
 }
 
-/** Stores a generated `mib` MiB result in the background, reads it back, and deletes the file. */
-async function bigResult(bgrs: ServerProcess, mib: number): Promise<void> {
-  const rid = await submit(bgrs.url, `/big?mib=${mib}`);
-  const record = await untilFinished(bgrs.url, rid, 100, 600_000);
-  const { status, bytes } = await get(`${bgrs.url}/bgrs/${rid}/result`, true);
-  if (status !== 200 || bytes !== mib * 1024 * 1024) {
-    throw new Error(`/bgrs/${rid}/result: ${status}, ${bytes} bytes (expected 200, ${mib} MiB)`);
-  }
+/** Deletes the result file of a record (row 5). */
+async function removeFile(_rid: string, record: BgrsRecord): Promise<void> {
   if (record.result) {
     await rm(record.result, { force: true });
   }
 }
 
+/**
+ * Stores a generated `mib` MiB result in the background, reads it back, and deletes it; how fast each way went
+ * (MiB/s: submitted to seen `finished`, polled every 100 ms; the whole `/result` read).
+ */
+async function bigResult(
+  bgrs: ServerProcess,
+  mib: number,
+  remove: (rid: string, record: BgrsRecord) => Promise<void> = removeFile,
+): Promise<{ storedMiBs: number; readMiBs: number }> {
+  let started = performance.now();
+  const rid = await submit(bgrs.url, `/big?mib=${mib}`);
+  const record = await untilFinished(bgrs.url, rid, 100, 600_000);
+  const storedMiBs = (mib * 1000) / (performance.now() - started);
+  started = performance.now();
+  const { status, bytes } = await get(`${bgrs.url}/bgrs/${rid}/result`, true);
+  const readMiBs = (mib * 1000) / (performance.now() - started);
+  if (status !== 200 || bytes !== mib * 1024 * 1024) {
+    throw new Error(`/bgrs/${rid}/result: ${status}, ${bytes} bytes (expected 200, ${mib} MiB)`);
+  }
+  await remove(rid, record);
+  return { storedMiBs, readMiBs };
+}
+
+/** Rows 5b and 5c: row 5 on an app of its own that keeps its results in `kind`, against its own idle RSS. */
+function storedRssRound(kind: StoreKind): PairSpec['round'] {
+  return async (context, settings) => {
+    const { server, remove } = await context.storeServer(kind);
+    const idle = await context.once(`idle RSS ${kind}`, () => idleBaseline(server, true));
+    let speeds = { storedMiBs: Number.NaN, readMiBs: Number.NaN };
+    const peak = await peakRssDuring(server.pid, async () => {
+      speeds = await bigResult(server, settings.storeMiB, remove);
+    });
+    await context.database.settle(SETTLE_TIMEOUT_MS);
+    return {
+      a: peak,
+      b: idle,
+      extra: { 'result MiB': settings.storeMiB, 'stored MiB/s': speeds.storedMiBs, 'read MiB/s': speeds.readMiBs },
+    };
+  };
+}
+
 export const PAIRS: PairSpec[] = [
   {
-    row: 1,
+    row: '1',
     measured: 'foreground req/s of a plain JSON route, app with BgrsModule',
     against: 'the same app without BgrsModule',
     unit: 'req/s',
@@ -221,7 +286,7 @@ export const PAIRS: PairSpec[] = [
     ),
   },
   {
-    row: 2,
+    row: '2',
     measured: '`?bgrs=yes` acceptances/s (202s), handler returns at once',
     against: 'node:http + mysql2: one INSERT into a table of the same shape, answers the id',
     unit: 'req/s',
@@ -234,7 +299,7 @@ export const PAIRS: PairSpec[] = [
     ),
   },
   {
-    row: 3,
+    row: '3',
     measured: 'end-to-end background completions/s (submit → polled `finished`, result stored)',
     against: 'foreground req/s of the same route',
     unit: '/s',
@@ -264,7 +329,7 @@ export const PAIRS: PairSpec[] = [
     },
   },
   {
-    row: 4,
+    row: '4',
     measured: 'wall time of a handler calling `await report()` 1,000,000 times (in the background)',
     against: 'the same loop without `report()`',
     unit: 'ms',
@@ -283,8 +348,9 @@ export const PAIRS: PairSpec[] = [
     },
   },
   {
-    row: 5,
-    measured: 'peak RSS while a 1 GiB `StreamableFile` result is stored, then read back from `/result`',
+    row: '5',
+    measured: (settings) =>
+      `peak RSS while a ${settings.bigMiB} MiB \`StreamableFile\` result is stored, then read back from \`/result\``,
     against: 'the idle app (before any big result)',
     unit: 'MiB',
     compare: 'difference',
@@ -293,13 +359,44 @@ export const PAIRS: PairSpec[] = [
     round: async (context, settings) => {
       const { bgrs } = context.servers;
       const idle = await context.once('idle RSS', () => idleBaseline(bgrs));
-      const peak = await peakRssDuring(bgrs.pid, () => bigResult(bgrs, settings.bigMiB));
+      let speeds = { storedMiBs: Number.NaN, readMiBs: Number.NaN };
+      const peak = await peakRssDuring(bgrs.pid, async () => {
+        speeds = await bigResult(bgrs, settings.bigMiB);
+      });
       await context.database.settle(SETTLE_TIMEOUT_MS);
-      return { a: peak, b: idle, extra: { 'result MiB': settings.bigMiB } };
+      return {
+        a: peak,
+        b: idle,
+        extra: { 'result MiB': settings.bigMiB, 'stored MiB/s': speeds.storedMiBs, 'read MiB/s': speeds.readMiBs },
+      };
     },
   },
   {
-    row: 6,
+    row: '5b',
+    measured: (settings) =>
+      `peak RSS while a ${settings.storeMiB} MiB \`StreamableFile\` result is stored into S3 (\`S3ResultStore\`, ` +
+      'its defaults, on s3rver), then read back',
+    against: 'the idle app with that store (before any big result)',
+    unit: 'MiB',
+    compare: 'difference',
+    goal: { op: '<=', value: 64 },
+    warmUp: false,
+    round: storedRssRound('s3'),
+  },
+  {
+    row: '5c',
+    measured: (settings) =>
+      `peak RSS while a ${settings.storeMiB} MiB \`StreamableFile\` result is stored into the database ` +
+      '(`DatabaseResultStore`), then read back',
+    against: 'the idle app with that store (before any big result)',
+    unit: 'MiB',
+    compare: 'difference',
+    goal: { op: '<=', value: 64 },
+    warmUp: false,
+    round: storedRssRound('database'),
+  },
+  {
+    row: '6',
     measured: '`GET /bgrs/:rid` req/s',
     against: 'node:http + mysql2: the same indexed SELECT (joined with the status name)',
     unit: 'req/s',
@@ -315,7 +412,7 @@ export const PAIRS: PairSpec[] = [
     },
   },
   {
-    row: 7,
+    row: '7',
     measured: 'p99 latency of the early answer (202), 50 connections',
     against: 'p99 of a plain JSON route, same app',
     unit: 'ms',

@@ -106,18 +106,29 @@ function resultText(verdict: Verdict, spec: PairSpec): string {
   return [main, ...verdict.extras.map((extra) => `${number(extra.worst)} ${extra.label}`)].join('; ');
 }
 
-function tableRow(outcome: PairOutcome): string {
+/** What side A of a pair is, for this run's settings. */
+function measuredText(spec: PairSpec, settings: Settings): string {
+  return typeof spec.measured === 'function' ? spec.measured(settings) : spec.measured;
+}
+
+/** Rows in their order: 1, 2, …, 5, 5b, 5c, 6, 7. */
+function byRow(x: PairOutcome, y: PairOutcome): number {
+  return x.spec.row.localeCompare(y.spec.row, 'en', { numeric: true });
+}
+
+function tableRow(outcome: PairOutcome, settings: Settings): string {
   const { spec } = outcome;
+  const side = measuredText(spec, settings);
   const goals = [
     goalText(spec.goal, spec.compare, spec.unit),
     ...(spec.extraGoals ?? []).map((extra) => `${extra.op === '>=' ? '≥' : '≤'} ${extra.value} ${extra.label}`),
   ].join(', ');
   if (!measured(outcome)) {
-    return `| ${spec.row} | ${spec.measured} | — | ${spec.against} | — | not measured: ${outcome.error ?? 'no figures'} | ${goals} | ❌ |`;
+    return `| ${spec.row} | ${side} | — | ${spec.against} | — | not measured: ${outcome.error ?? 'no figures'} | ${goals} | ❌ |`;
   }
   const verdict = judge(outcome);
   return (
-    `| ${spec.row} | ${spec.measured} | ${withUnit(verdict.a, spec.unit)} | ${spec.against} | ` +
+    `| ${spec.row} | ${side} | ${withUnit(verdict.a, spec.unit)} | ${spec.against} | ` +
     `${withUnit(verdict.b, spec.unit)} | ${resultText(verdict, spec)} | ${goals} | ${verdict.ok ? '✅' : '❌'} |`
   );
 }
@@ -143,7 +154,7 @@ export function renderReport(
   const versions = Object.entries(environment.versions)
     .map(([name, version]) => `${name} ${version}`)
     .join(', ');
-  const sorted = [...outcomes].sort((x, y) => x.spec.row - y.spec.row);
+  const sorted = [...outcomes].sort(byRow);
   return [
     `Measured ${environment.date}${quick ? ' (--quick: figures not meaningful)' : ''} on ${environment.cores} cores ` +
       `(${environment.cpu}), ${environment.memoryGiB.toFixed(1)} GiB RAM; ${versions}. Server, MariaDB and ` +
@@ -153,11 +164,11 @@ export function renderReport(
     `Method: ${settings.rounds} rounds per pair after a shorter warm-up round, A and B alternating (AB, BA, …), ` +
       `medians; load runs are autocannon, ${settings.connections} keep-alive connections, ${settings.loadSeconds} s; ` +
       `row 3 completes ${settings.completions} background requests per round (${settings.connections} clients, each submitting and polling its request with backoff); row 4 runs ` +
-      `${settings.loopIterations.toLocaleString('en-US')} iterations; row 5 stores and reads back ${settings.bigMiB} MiB per round (no warm-up), its RSS sampled every 20 ms, against the median RSS over 1 s of the idle app before any big result.`,
+      `${settings.loopIterations.toLocaleString('en-US')} iterations; row 5 stores and reads back ${settings.bigMiB} MiB per round (no warm-up), its RSS sampled every 20 ms, against the median RSS over 1 s of the idle app before any big result; rows 5b and 5c do the same with ${settings.storeMiB} MiB on an app of their own that keeps its results in S3 (s3rver, started by the bench on this machine) or in the database, its idle RSS taken after one small result was stored and read back.`,
     '',
     '| # | measured (A) | A | against (B) | B | result | goal | met |',
     '|---|---|---|---|---|---|---|---|',
-    ...sorted.map(tableRow),
+    ...sorted.map((outcome) => tableRow(outcome, settings)),
     '',
     'Per round, and the medians of further figures (per request: SQL statements the server sent, CPU ms of the ' +
       'server process and of MariaDB, background work included):',

@@ -1,27 +1,30 @@
 /**
- * `npm run bench [-- --quick] [-- --rows 2,3] [-- --profile]`: creates a MariaDB database of its own, starts the
- * three servers in child processes on 127.0.0.1, measures the pairs of BENCHMARKS.md side by side, prints the table,
- * and (full run of every row only) writes it into BENCHMARKS.md. Servers, database and result files are
- * removed at the end, whatever happens.
+ * `npm run bench [-- --quick] [-- --rows 2,5b] [-- --profile]`: creates a MariaDB database of its own, starts the
+ * three servers in child processes on 127.0.0.1 (and, for rows 5b and 5c, an app keeping its results in S3, with
+ * s3rver, or in the database), measures the pairs of BENCHMARKS.md side by side, prints the table, and (full run of
+ * every row only) writes it into BENCHMARKS.md. Servers, database and result files are removed at the end,
+ * whatever happens.
  *
- * --quick    a few seconds per pair; asserts only that every row was measured (exit code 1 otherwise).
- * --rows     only these rows (comma separated).
+ * --quick    a few seconds per pair, results of 64 MiB; asserts only that every row was measured (exit 1 otherwise).
+ * --rows     only these rows (comma separated: 1, 2, 3, 4, 5, 5b, 5c, 6, 7).
  * --profile  runs every server under `node --cpu-prof`; the profiles land in .bench/profiles as
  *            bgrs-app, no-bgrs-app and plain-mysql .cpuprofile (overwritten by the next profiled run);
  *            summarise one with `node build/bench/profile-top.js <file>`. Figures are slower meanwhile.
  *
  * BENCH_LOG_SQL=1 makes the Nest apps print every SQL statement on stderr.
  */
+import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BenchDatabase } from './database.js';
 import { databaseServerPid } from './measure.js';
-import { PAIRS, type BenchContext, type PairSpec, type Settings } from './pairs.js';
+import { PAIRS, type BenchContext, type PairSpec, type Settings, type StoreKind, type StoreServer } from './pairs.js';
 import { collectEnvironment, measured, renderReport, writeReport, type PairOutcome } from './report.js';
 import { ServerProcess } from './server-process.js';
-import { ENV } from './servers/ipc.js';
+import { ENV, s3StoreEnv } from './servers/ipc.js';
+import { S3Server } from '../test/support/s3-server.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PROFILE_DIR = join(REPO_ROOT, '.bench', 'profiles');
@@ -33,6 +36,7 @@ const FULL: Settings = {
   completions: 3000,
   loopIterations: 1_000_000,
   bigMiB: 1024,
+  storeMiB: 256,
 };
 /** The warm-up round before a pair's measured rounds: short, and small. */
 function warmUp(settings: Settings): Settings {
@@ -41,16 +45,19 @@ function warmUp(settings: Settings): Settings {
     loadSeconds: 1,
     completions: Math.min(settings.completions, 200),
     bigMiB: Math.min(settings.bigMiB, 64),
+    storeMiB: Math.min(settings.storeMiB, 64),
   };
 }
 /** `--quick`: two rounds the size of a warm-up. */
 const QUICK: Settings = { ...warmUp(FULL), rounds: 2 };
 
 /**
- * Rows in the order they run: the RSS row while the app is fresh (its idle baseline is taken before any load),
- * the rows that leave big background backlogs last.
+ * Rows in the order they run: the RSS row while the app is fresh (its idle baseline is taken before any load; 5b
+ * and 5c have apps of their own), the rows that leave big background backlogs last.
  */
-const RUN_ORDER = [5, 4, 1, 6, 3, 2, 7];
+const RUN_ORDER = ['5', '5b', '5c', '4', '1', '6', '3', '2', '7'];
+/** The prefix of the S3 app's keys in s3rver's bucket. */
+const S3_PREFIX = 'bench/';
 
 /** Ends a run that hangs, after cleaning up. */
 const WATCHDOG_MS = { full: 40 * 60_000, quick: 5 * 60_000 };
@@ -103,10 +110,10 @@ async function main(): Promise<number> {
   });
   const quick = values.quick ?? false;
   const settings = quick ? QUICK : FULL;
-  const rows = values.rows ? values.rows.split(',').map(Number) : RUN_ORDER;
+  const rows = values.rows ? values.rows.split(',').map((row) => row.trim()) : RUN_ORDER;
   const specs = RUN_ORDER.filter((row) => rows.includes(row)).map((row) => PAIRS.find((spec) => spec.row === row)!);
   if (specs.length === 0) {
-    throw new Error(`--rows ${values.rows}: no such row (1 to ${PAIRS.length})`);
+    throw new Error(`--rows ${values.rows}: no such row (${RUN_ORDER.join(', ')})`);
   }
   setTimeout(() => abort('watchdog: the run took too long', 2), quick ? WATCHDOG_MS.quick : WATCHDOG_MS.full).unref();
 
@@ -144,16 +151,47 @@ async function main(): Promise<number> {
     {},
   );
   const shared = new Map<string, Promise<unknown>>();
+  const once = <T>(key: string, make: () => Promise<T>) => {
+    if (!shared.has(key)) {
+      shared.set(key, make());
+    }
+    return shared.get(key) as Promise<T>;
+  };
+  /** The app of rows 5b (with s3rver, which the bench starts) and 5c, started when first asked for. */
+  const storeServer = (kind: StoreKind): Promise<StoreServer> =>
+    once(`store server ${kind}`, async () => {
+      const withStore = (store: string) => ({ [ENV.withBgrs]: '1', [ENV.store]: store });
+      if (kind === 'database') {
+        const server = await start('app with DatabaseResultStore', 'bgrs-app-database', nestApp, withStore('database'));
+        // Its result's rows go with the request (foreign keys cascade).
+        return { server, remove: (rid) => database.deleteRequest(rid) };
+      }
+      const s3 = await S3Server.start();
+      cleanups.push(() => s3.stop());
+      log(`s3rver on port ${s3.port}`);
+      const client = new S3Client(s3.clientConfig());
+      cleanups.push(async () => client.destroy());
+      const endpoint = `http://127.0.0.1:${s3.port}`;
+      const server = await start(
+        'app with S3ResultStore',
+        'bgrs-app-s3',
+        nestApp,
+        withStore(s3StoreEnv(endpoint, S3Server.BUCKET, S3_PREFIX)),
+      );
+      return {
+        server,
+        remove: async (_rid, record) => {
+          const key = record.result!.slice(`s3://${S3Server.BUCKET}/`.length);
+          await client.send(new DeleteObjectCommand({ Bucket: S3Server.BUCKET, Key: key }));
+        },
+      };
+    });
   const context: BenchContext = {
     servers: { bgrs, noBgrs, plain },
     database,
     databasePid: await databaseServerPid(),
-    once: <T>(key: string, make: () => Promise<T>) => {
-      if (!shared.has(key)) {
-        shared.set(key, make());
-      }
-      return shared.get(key) as Promise<T>;
-    },
+    once,
+    storeServer,
   };
 
   const outcomes: PairOutcome[] = [];

@@ -17,10 +17,13 @@ import { DemoAuthGuard } from './demo-auth.guard.js';
 import { ImportsController } from './imports.controller.js';
 import { ReportsController } from './reports.controller.js';
 import { demoQueueOptions } from './queue-options.js';
+import { demoResults } from './result-store.js';
 import { adaptEntitiesToSqlite } from './sqlite-compat.js';
 import { UsersController } from './users.controller.js';
 
 const SQLITE_FILE = 'data/demo.sqlite';
+/** Files in `media/`, or S3 with `S3_BUCKET` (see `demoResults`). */
+export const DEMO_RESULTS = demoResults();
 
 /**
  * `DATABASE_URL=mysql://user:pass@host:3306/db` (or `mariadb://…` for a MariaDB server): that database, its
@@ -85,7 +88,12 @@ export class AppModule {
       module: AppModule,
       imports: [
         TypeOrmModule.forRoot(databaseOptions()),
-        BgrsModule.forRoot({ resultDir: 'media', progressIntervalMs: 500, queue: demoQueueOptions(role) }),
+        BgrsModule.forRoot({
+          resultDir: 'media',
+          progressIntervalMs: 500,
+          ...DEMO_RESULTS.options,
+          queue: demoQueueOptions(role),
+        }),
       ],
     };
   }

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { AppModule } from './app.module.js';
+import { AppModule, DEMO_RESULTS } from './app.module.js';
 
 async function bootstrap(): Promise<void> {
   // rawBody: in queue mode a request travels to its worker as the bytes it came with.
@@ -12,6 +12,7 @@ async function bootstrap(): Promise<void> {
   const logger = new Logger('Demo');
   logger.log(`listening on http://localhost:${port}`);
   logger.log(`dashboard: http://localhost:${port}/`);
+  logger.log(DEMO_RESULTS.description);
   logger.log(`try: curl -i 'http://localhost:${port}/v2.5/reports/sales?year=2024&bgrs=yes'`);
 }
 

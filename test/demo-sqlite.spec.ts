@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import supertest from 'supertest';
 import {
   detailsOf,
   jsonOf,
@@ -17,8 +16,7 @@ import {
   withBgrs,
   type HttpClient,
 } from './support/http.js';
-import { REPO_ROOT, freePort } from './support/processes.js';
-import { eventually } from './support/wait.js';
+import { startDemo, type RunningDemo } from './support/demo.js';
 
 /** Rows of a table of the demo's SQLite file, read with better-sqlite3 (what the demo itself uses). */
 function countSqliteRows(file: string, table: string): number {
@@ -39,45 +37,16 @@ describe('the demo on its embedded SQLite default', () => {
   let cwd: string;
   let demo: ChildProcess;
   let http: HttpClient;
-  let output = '';
+  let running: RunningDemo;
 
   before(async () => {
     cwd = await mkdtemp(join(tmpdir(), 'bgrs-demo-'));
-    const port = await freePort();
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      PORT: String(port),
-      DEMO_REPORT_MONTH_MS: '1',
-      DEMO_IMPORT_ROW_MS: '1',
-    };
-    delete env.DATABASE_URL;
-    demo = spawn(process.execPath, [join(REPO_ROOT, 'build/demo/main.js')], {
-      cwd,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    demo.stdout!.on('data', (chunk) => (output += chunk));
-    demo.stderr!.on('data', (chunk) => (output += chunk));
-    http = supertest(`http://127.0.0.1:${port}`);
-    await eventually(
-      'the demo to answer GET /v2.5/users/me',
-      async () => {
-        assert.equal(demo.exitCode, null, `the demo exited with ${demo.exitCode}:\n${output}`);
-        const res = await http.get('/v2.5/users/me').catch(() => undefined);
-        return res?.status === 200 ? true : undefined;
-      },
-      { describeLast: () => output.slice(-2000) },
-    );
+    running = await startDemo(cwd);
+    ({ child: demo, http } = running);
   });
 
   after(async () => {
-    if (demo && demo.exitCode === null && demo.signalCode === null) {
-      const exited = new Promise((resolve) => demo.once('exit', resolve));
-      demo.kill('SIGTERM');
-      const timer = setTimeout(() => demo.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await running?.stop();
     await rm(cwd, { recursive: true, force: true });
   });
 
@@ -147,9 +116,9 @@ describe('the demo on its embedded SQLite default', () => {
     const exited = new Promise((resolve) => demo.once('exit', (code, signal) => resolve({ code, signal })));
     demo.kill('SIGTERM');
     // Nest's shutdown hooks close the app, then end the process with the signal it got.
-    assert.deepEqual(await exited, { code: null, signal: 'SIGTERM' }, output.slice(-2000));
+    assert.deepEqual(await exited, { code: null, signal: 'SIGTERM' }, running.output().slice(-2000));
     assert.equal(countSqliteRows(file, 'bgrs_leases'), 0, 'no lease is left on the ended requests');
     assert.equal(countSqliteRows(file, 'bgrs_instances'), 0, 'the instance row is gone');
-    assert.doesNotMatch(output, /Heartbeat failed|Instance lease not removed/);
+    assert.doesNotMatch(running.output(), /Heartbeat failed|Instance lease not removed/);
   });
 });

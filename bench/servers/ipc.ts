@@ -20,7 +20,17 @@ export const ENV = {
   database: 'BENCH_DATABASE',
   resultDir: 'BENCH_RESULT_DIR',
   withBgrs: 'BENCH_WITH_BGRS',
+  /** The app's result store: unset (files in the result dir), `database`, or `s3:<endpoint>/<bucket>/<prefix>`. */
+  store: 'BENCH_STORE',
 } as const;
+
+/** `BENCH_STORE` for an `S3ResultStore` on the S3-compatible server at `endpoint` (`http://127.0.0.1:<port>`). */
+export function s3StoreEnv(endpoint: string, bucket: string, prefix: string): string {
+  return `s3:${endpoint}/${bucket}/${prefix}`;
+}
+
+/** The credentials of the s3rver the bench starts (s3rver's own defaults). */
+export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
 export function requiredEnv(name: string): string {
   const value = process.env[name];

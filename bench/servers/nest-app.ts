@@ -1,6 +1,7 @@
 /**
  * The Nest app under test, in its own process: with `BgrsModule` (BENCH_WITH_BGRS=1) or, for row 1's baseline,
  * the very same app without it. TypeORM on the benchmark's MariaDB, with a logger that counts the statements.
+ * BENCH_STORE keeps the results in S3 or in the database instead of files (rows 5b, 5c), with the stores' defaults.
  */
 import 'reflect-metadata';
 import { Controller, Get, Module, Optional, Query, StreamableFile, type DynamicModule } from '@nestjs/common';
@@ -8,9 +9,17 @@ import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
-import { BackgroundCapable, BgrsModule, bgrsMigrations, ProgressReporter } from 'nestjs-bgrs';
+import {
+  BackgroundCapable,
+  BgrsModule,
+  bgrsMigrations,
+  DatabaseResultStore,
+  ProgressReporter,
+  S3ResultStore,
+  type BgrsModuleOptions,
+} from 'nestjs-bgrs';
 import type { Logger as TypeOrmLogger } from 'typeorm';
-import { announce, ENV, MARIADB, requiredEnv, type ServerStats } from './ipc.js';
+import { announce, ENV, MARIADB, requiredEnv, S3RVER_CREDENTIALS, type ServerStats } from './ipc.js';
 
 const SMALL_BODY = { ok: true, items: [1, 2, 3], name: 'nestjs-bgrs benchmark' };
 const CHUNK = Buffer.alloc(64 * 1024, 'x');
@@ -100,13 +109,27 @@ class BenchController {
     return { mode, iterations, ms: performance.now() - started };
   }
 
-  /** Row 5: a generated `StreamableFile` of `mib` MiB. */
+  /** Rows 5, 5b, 5c: a generated `StreamableFile` of `mib` MiB. */
   @Get('big')
   @BackgroundCapable()
   big(@Query('mib') mib: string) {
     const bytes = Number(mib) * 1024 * 1024;
     return new StreamableFile(generatedStream(bytes), { type: 'application/octet-stream', length: bytes });
   }
+}
+
+/** BENCH_STORE as a `resultStore` option: none (files), the database, or S3 (defaults: 8 MiB parts, 4 at once). */
+function resultStoreOption(spec = process.env[ENV.store]): Pick<BgrsModuleOptions, 'resultStore'> {
+  if (!spec) {
+    return {};
+  }
+  if (spec === 'database') {
+    return { resultStore: DatabaseResultStore };
+  }
+  const url = new URL(spec.replace(/^s3:/, ''));
+  const [bucket, ...prefix] = url.pathname.slice(1).split('/');
+  const client = { endpoint: url.origin, region: 'us-east-1', forcePathStyle: true, credentials: S3RVER_CREDENTIALS };
+  return { resultStore: new S3ResultStore({ bucket, prefix: prefix.join('/'), client }) };
 }
 
 function benchAppModule(withBgrs: boolean, counter: QueryCounter): DynamicModule {
@@ -125,7 +148,15 @@ function benchAppModule(withBgrs: boolean, counter: QueryCounter): DynamicModule
         migrationsRun: true,
         logger: counter,
       }),
-      ...(withBgrs ? [BgrsModule.forRoot({ resultDir: requiredEnv(ENV.resultDir), shutdownGraceMs: 1000 })] : []),
+      ...(withBgrs
+        ? [
+            BgrsModule.forRoot({
+              resultDir: requiredEnv(ENV.resultDir),
+              shutdownGraceMs: 1000,
+              ...resultStoreOption(),
+            }),
+          ]
+        : []),
     ],
     controllers: [BenchController],
   };

@@ -34,9 +34,14 @@ export abstract class SpillingWriter extends Writable {
       return;
     }
     this.spilled = this.spill();
-    this.spilled.once('error', (error) => this.destroy(error));
+    this.spilled.once('error', (error) => this.spillFailed(error));
     this.forward(Buffer.concat(this.chunks), callback);
     this.chunks = [];
+  }
+
+  /** The stream `spill()` opened failed: so does the body, with that error unless a subclass knows a better one. */
+  protected spillFailed(error: Error): void {
+    this.destroy(error);
   }
 
   override _final(callback: WriteCallback): void {

@@ -29,6 +29,15 @@ export interface InstanceOptions {
   resultDir: string;
   /** `BgrsModule.forRoot()` options (JSON-serialisable ones only). */
   bgrs?: Omit<BgrsModuleOptions, 'userId' | 'guards'>;
+  /** The result store (`BGRS_TEST_STORE`): `database`, or `s3Store(…)`; files in `resultDir` when unset. */
+  store?: string;
+  /** The working directory (a relative `resultDir` is in it); the repository root unless told. */
+  cwd?: string;
+}
+
+/** `BGRS_TEST_STORE` for an `S3ResultStore` on s3rver at `endpoint` (`http://127.0.0.1:<port>`). */
+export function s3Store(endpoint: string, bucket: string, prefix = ''): string {
+  return `s3:${endpoint}/${bucket}/${prefix}`;
 }
 
 export interface ExitStatus {
@@ -120,7 +129,7 @@ export class Instance {
 /** Starts an instance of the fixture app and resolves once it listens. */
 export function startInstance(options: InstanceOptions): Promise<Instance> {
   const child = spawn(process.execPath, [INSTANCE_APP], {
-    cwd: REPO_ROOT,
+    cwd: options.cwd ?? REPO_ROOT,
     env: {
       ...process.env,
       BGRS_TEST_DB_URL: options.dbUrl,
@@ -128,6 +137,7 @@ export function startInstance(options: InstanceOptions): Promise<Instance> {
       BGRS_TEST_INSTANCE: options.name,
       BGRS_TEST_OPTIONS: JSON.stringify(options.bgrs ?? {}),
       BGRS_TEST_PORT: '0',
+      ...(options.store ? { BGRS_TEST_STORE: options.store } : {}),
     },
     stdio: ['pipe', 'pipe', 'pipe'],
   });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { request, type IncomingHttpHeaders } from 'node:http';
 
 export interface RawAnswer {
@@ -65,6 +66,16 @@ export function streamRequest(
     req.on('error', reject);
     req.end();
   });
+}
+
+/** A GET whose body is hashed as it arrives, never held: its status, headers, length and SHA-256 (hex). */
+export async function hashedRequest(
+  port: number,
+  path: string,
+): Promise<{ status: number; headers: IncomingHttpHeaders; length: number; digest: string; text: string }> {
+  const hash = createHash('sha256');
+  const answer = await streamRequest(port, path, (chunk) => hash.update(chunk));
+  return { ...answer, digest: hash.digest('hex') };
 }
 
 /** The answer parsed as JSON: its Content-Type must say JSON, and its body must be JSON. */

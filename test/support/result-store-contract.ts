@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
 import type { BgrsResultHeaders, BgrsResultStore, BgrsStoredEntry } from '../../src/index.js';
 import { BGRS_RESULT_MAX_LENGTH } from '../../src/bgrs.constants.js';
+import { patternChunk } from './byte-pattern.js';
 
 /** A store as one spec file runs the contract on it. */
 export interface ResultStoreUnderTest {
@@ -18,16 +19,6 @@ export interface ResultStoreUnderTest {
 const MiB = 1024 * 1024;
 /** More than every store holds in memory before it writes out (a file store's 64 KiB, one S3 part, one DB chunk). */
 export const BEYOND_BUFFERS = 6 * MiB + 12_345;
-
-/** Byte `offset` of a generated body: depends on its position and on its MiB, so a reordered or lost chunk shows. */
-function patternChunk(index: number, length: number): Buffer {
-  const chunk = Buffer.allocUnsafe(length);
-  const base = index * MiB;
-  for (let i = 0; i < length; i++) {
-    chunk[i] = ((base + i) % 251) ^ (index & 0xff);
-  }
-  return chunk;
-}
 
 /** A body of `size` bytes made a MiB at a time as it is read, and the SHA-256 of what was made. */
 export function generatedBody(size: number): { stream: Readable; digest: () => string } {

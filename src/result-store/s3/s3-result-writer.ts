@@ -61,6 +61,17 @@ class S3ResultBody extends SpillingWriter {
     return stream;
   }
 
+  /**
+   * The partial object's stream fails when its upload stops reading it because a request failed (the SDK's Upload
+   * then destroys it with a bare AbortError): the body fails with the upload's own error, which says why.
+   */
+  protected override spillFailed(error: Error): void {
+    void this.uploaded!.then(
+      () => this.destroy(error),
+      (uploadError: Error) => this.destroy(uploadError),
+    );
+  }
+
   protected override keep(body: Buffer, callback: WriteCallback): void {
     this.held = body;
     callback();
