@@ -54,6 +54,8 @@ export class BgrsQueueWorker implements OnApplicationBootstrap {
   private readonly runs = new Map<string, WorkerRun>();
   private worker: Worker<BgrsJobData> | undefined;
   private draining = false;
+  /** Set once the shutdown grace is over: a run that registers later (its job fetched as the worker paused) stops. */
+  private graceOver = false;
   /** Shown in the details rows of the runs: which instance ran a request. */
   private readonly name = `${hostname()}#${process.pid}`;
 
@@ -116,6 +118,7 @@ export class BgrsQueueWorker implements OnApplicationBootstrap {
     await this.worker.pause(true);
     const running = () => Promise.all([...this.runs.values()].map((entry) => entry.done));
     await settledWithin(running(), this.options.shutdownGraceMs);
+    this.graceOver = true;
     for (const entry of this.runs.values()) {
       this.stop(entry, entry.rerun ? 'handed back' : 'shutdown');
     }
@@ -178,6 +181,9 @@ export class BgrsQueueWorker implements OnApplicationBootstrap {
     let markDone!: () => void;
     const entry: WorkerRun = { run, rerun: started.rerun, done: new Promise((resolve) => (markDone = resolve)) };
     this.runs.set(rid, entry);
+    if (this.graceOver) {
+      this.stop(entry, entry.rerun ? 'handed back' : 'shutdown');
+    }
     try {
       const outcome = await this.completion.complete(
         run,
