@@ -33,6 +33,8 @@ export interface InstanceOptions {
   store?: string;
   /** The working directory (a relative `resultDir` is in it); the repository root unless told. */
   cwd?: string;
+  /** The HTTP platform (`BGRS_TEST_ADAPTER`); Express unless told. */
+  adapter?: 'express' | 'fastify';
 }
 
 /** `BGRS_TEST_STORE` for an `S3ResultStore` on s3rver at `endpoint` (`http://127.0.0.1:<port>`). */
@@ -52,7 +54,8 @@ export interface InstanceState {
   /** False once the instance drains for a shutdown. */
   accepting: boolean;
   held: string[];
-  started: Array<{ name: string; rid: string | null }>;
+  /** `attempt`: the run's `ProgressReporter.attempt` (2 for a queued request run again after a worker died). */
+  started: Array<{ name: string; rid: string | null; attempt: number }>;
   ended: Array<{ name: string; rid: string | null }>;
   aborted: Array<{ name: string; rid: string | null; reason: string }>;
   teardowns: Array<{ name: string; rid: string | null }>;
@@ -117,6 +120,14 @@ export class Instance {
     );
   }
 
+  /** `POST /work/stall?ms=`: blocks the instance's event loop for `ms` (answers once it is over). */
+  async stall(ms: number): Promise<void> {
+    const res = await this.http.post(`/work/stall?ms=${ms}`);
+    if (res.status !== 200) {
+      throw new Error(`${this.name}: stall answered ${res.status}: ${res.text}`);
+    }
+  }
+
   /** `POST /work/release?name=`: lets the handler of that name end. */
   async release(name: string): Promise<void> {
     const res = await this.http.post(`/work/release?name=${encodeURIComponent(name)}`);
@@ -138,6 +149,7 @@ export function startInstance(options: InstanceOptions): Promise<Instance> {
       BGRS_TEST_OPTIONS: JSON.stringify(options.bgrs ?? {}),
       BGRS_TEST_PORT: '0',
       ...(options.store ? { BGRS_TEST_STORE: options.store } : {}),
+      ...(options.adapter ? { BGRS_TEST_ADAPTER: options.adapter } : {}),
     },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
