@@ -25,7 +25,7 @@ import {
 import { APP_FILTER, HttpAdapterHost } from '@nestjs/core';
 import assert from 'node:assert/strict';
 import { map, timer, type Observable } from 'rxjs';
-import { BackgroundCapable } from '../../src/index.js';
+import { BackgroundCapable, type BgrsRequestView } from '../../src/index.js';
 import type { TestAdapter } from './adapters.js';
 import {
   jsonOf,
@@ -37,7 +37,6 @@ import {
   type HttpResponse,
   type RawRequest,
 } from './http.js';
-import type { BgrsRequestView } from '../../src/index.js';
 
 /**
  * Answers `status` with a body of its own type through the app's HTTP adapter, so that the same filter works on
