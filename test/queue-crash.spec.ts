@@ -59,26 +59,6 @@ describe('queue mode: nothing lost to a SIGKILL (leaseMs 2000, real processes)',
     }
   }
 
-  /**
-   * After a worker's death: waits until a live worker has started run `attempt` of `name`, checking at every poll
-   * that the record still says `processing` (never failed, never back to queued).
-   */
-  function runAgainWhileProcessing(rid: string, name: string, attempt: number): Promise<Instance> {
-    return eventually(
-      `${name} to run again (attempt ${attempt}), processing meanwhile`,
-      async () => {
-        const record = await lookup(api.http, rid);
-        assert.equal(
-          record.status_name,
-          'processing',
-          `${name} while it waits to run again: ${JSON.stringify(record)}`,
-        );
-        return cluster.findStarted(name, attempt);
-      },
-      WAIT,
-    );
-  }
-
   it('the accepting instance killed right after its 202: a worker runs the request to its end', TEST, async () => {
     const rid = await submit(doomed.http, { path: '/work/long?name=orphan' });
     const exit = await doomed.kill('SIGKILL');
@@ -105,7 +85,7 @@ describe('queue mode: nothing lost to a SIGKILL (leaseMs 2000, real processes)',
     );
     await first.kill('SIGKILL');
 
-    const second = await runAgainWhileProcessing(rid, 'rerun', 2);
+    const second = await cluster.runAgainWhileProcessing(api, rid, 'rerun', 2, WAIT);
     assert.notEqual(second, first);
     // The rows are written a progress interval after the run starts.
     const ranAgain = BGRS_MESSAGES.runAgain(runnerName(second), 2);
@@ -135,7 +115,7 @@ describe('queue mode: nothing lost to a SIGKILL (leaseMs 2000, real processes)',
     const rid = await submit(api.http, { path: '/work/long?name=twice' });
     const first = await cluster.whereStarted('twice', 1, WAIT);
     await first.kill('SIGKILL');
-    const second = await runAgainWhileProcessing(rid, 'twice', 2);
+    const second = await cluster.runAgainWhileProcessing(api, rid, 'twice', 2, WAIT);
     await second.kill('SIGKILL');
 
     const record = await waitForStatus(api.http, rid, 'failed', WAIT);

@@ -53,9 +53,12 @@ export class QueueCluster {
     return this.start(name, false);
   }
 
-  /** An instance that runs queued requests (it serves HTTP too, for its `/work/state`). */
-  startWorker(name: string): Promise<Instance> {
-    return this.start(name, true);
+  /**
+   * An instance that runs queued requests (it serves HTTP too, for its `/work/state`); `bgrs` over the cluster's
+   * options.
+   */
+  startWorker(name: string, bgrs: QueueClusterOptions['bgrs'] = {}): Promise<Instance> {
+    return this.start(name, true, bgrs);
   }
 
   /** The workers started and not yet exited. */
@@ -84,6 +87,33 @@ export class QueueCluster {
     );
   }
 
+  /**
+   * After a run was cut (its worker died or handed it back): waits until a live worker has started run `attempt` of
+   * `name`, checking at every poll (asked of `api`) that the record still says `processing`: never failed, never
+   * back to queued.
+   */
+  runAgainWhileProcessing(
+    api: Instance,
+    rid: string,
+    name: string,
+    attempt: number,
+    options: { deadlineMs?: number } = {},
+  ): Promise<Instance> {
+    return eventually(
+      `${name} to run again (attempt ${attempt}), processing meanwhile`,
+      async () => {
+        const record = await lookup(api.http, rid);
+        assert.equal(
+          record.status_name,
+          'processing',
+          `${name} while it waits to run again: ${JSON.stringify(record)}`,
+        );
+        return this.findStarted(name, attempt);
+      },
+      options,
+    );
+  }
+
   /** Starts workers (named `w<n>`) until `count` are alive; returns the live ones. */
   async ensureWorkers(count: number): Promise<Instance[]> {
     const missing = count - this.liveWorkers.length;
@@ -97,10 +127,10 @@ export class QueueCluster {
     await disposeScratch(this.db, this.resultDir);
   }
 
-  private async start(name: string, worker: boolean): Promise<Instance> {
+  private async start(name: string, worker: boolean, bgrs: QueueClusterOptions['bgrs'] = {}): Promise<Instance> {
     const starting = this.firstStart
-      ? this.firstStart.catch(() => undefined).then(() => this.spawn(name, worker))
-      : this.spawn(name, worker);
+      ? this.firstStart.catch(() => undefined).then(() => this.spawn(name, worker, bgrs))
+      : this.spawn(name, worker, bgrs);
     this.firstStart ??= starting;
     const instance = await starting;
     this.instances.push(instance);
@@ -110,7 +140,7 @@ export class QueueCluster {
     return instance;
   }
 
-  private spawn(name: string, worker: boolean): Promise<Instance> {
+  private spawn(name: string, worker: boolean, bgrs: QueueClusterOptions['bgrs']): Promise<Instance> {
     return startInstance({
       name,
       dbUrl: this.db.url,
@@ -119,6 +149,7 @@ export class QueueCluster {
       adapter: 'fastify',
       bgrs: {
         ...this.options.bgrs,
+        ...bgrs,
         queue: {
           connection: REDIS,
           name: this.queueName,
