@@ -171,8 +171,7 @@ export async function expectOwnResult(
   name: string,
   options: { deadlineMs?: number } = {},
 ): Promise<WorkAnswer> {
-  await waitForStatus(api.http, rid, 'finished', options);
-  const record = await lookup(api.http, rid);
+  const record = await waitForStatus(api.http, rid, 'finished', options);
   assert.equal(record.status, '200', `${name}: ${JSON.stringify(record)}`);
   const result = await resultOf(api.http, rid);
   assert.equal(result.status, 200, `${name}: the result answered ${result.status}`);
