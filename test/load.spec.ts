@@ -18,6 +18,7 @@ import { startAppOn, type AppOnDatabase } from './support/app-on-database.js';
 import { TestDatabase, createScratch, disposeScratch } from './support/database.js';
 import { Gates } from './support/gate.js';
 import { jsonOf, lookup, resultOf, sendRaw, submit, waitForStatus, withBgrs, RID_PATTERN } from './support/http.js';
+import { pooled } from './support/pooled.js';
 import { eventually } from './support/wait.js';
 
 const MAX_CONCURRENT = 4;
@@ -63,21 +64,6 @@ class LoadController {
     await this.progress.report(50);
     return { n: i, rid: this.progress.rid, token: tokenOf(i), pad: 'x'.repeat(i % 97) };
   }
-}
-
-/** Runs `work` over `items` with at most `limit` at once, keeping the order of the results. */
-async function pooled<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const index = next++;
-        results[index] = await work(items[index]);
-      }
-    }),
-  );
-  return results;
 }
 
 describe('bounded load: maxConcurrent 4, maxQueued 20, 40 simultaneous submissions', () => {

@@ -59,6 +59,8 @@ export interface InstanceState {
   ended: Array<{ name: string; rid: string | null }>;
   aborted: Array<{ name: string; rid: string | null; reason: string }>;
   teardowns: Array<{ name: string; rid: string | null }>;
+  /** The `/work/sleep` runs under way, with when each ends (epoch ms, this machine's clock). */
+  sleeping: Array<{ name: string; rid: string | null; until: number }>;
 }
 
 /** A running `instance-app` child process. */
