@@ -45,7 +45,8 @@ interface WorkerRun {
  * The worker side of queue mode: takes jobs from the queue (`queue.concurrency` at once) and runs each request by
  * replaying it through this app, its guards skipped (they decided at acceptance), its response stored and its end
  * written by `BgrsRunCompletion`, fenced by its attempt. A worker that dies loses its lock: BullMQ gives the job to
- * another worker (a run again, attempt 2), and fails it after a second death. On shutdown it takes no new jobs, lets
+ * another worker (a run again, attempt 2), and fails it after a second death (its request is then failed by the
+reconciler: BullMQ's stalled check tells no worker). On shutdown it takes no new jobs, lets
  * the running ones finish within `shutdownGraceMs`, and hands the rest back to the queue for another worker.
  */
 @Injectable()
@@ -213,7 +214,10 @@ export class BgrsQueueWorker implements OnApplicationBootstrap {
     return response;
   }
 
-  /** BullMQ gave a job up (its worker died twice): its request fails, unless it has ended already. */
+  /**
+   * A job failed by this worker (its processing threw past the run's own handling): its request fails, unless it has
+   * ended already. A job BullMQ gives up after a second stall raises no event here; the reconciler fails that one.
+   */
   private async onFailed(job: Job<BgrsJobData> | undefined, error: Error): Promise<void> {
     const rid = job?.data?.rid;
     if (isRid(rid)) {
