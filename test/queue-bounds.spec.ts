@@ -126,4 +126,25 @@ describe('queue mode: maxQueued bounds the queue of all instances', () => {
     assert.equal(await db.count('bgrs_requests', 'status_id = 2'), MAX_QUEUED, 'maxQueued requests wait as queued');
     assert.equal(runs, 0);
   });
+
+  it('holds the bound for a burst of submissions at once on one instance', async () => {
+    const [a] = apps;
+    // Empty the queue: every waiting request cancelled, its job removed.
+    for (const { rid } of await db.query<{ rid: string }>('SELECT rid FROM bgrs_requests WHERE status_id = 2')) {
+      assert.equal((await a.http.delete(`/bgrs/${rid}`)).status, 200);
+    }
+    assert.equal(await probe.waiting(), 0);
+    await redisTrafficTwice(proxies[0], 'A to read the depth of the queue again');
+
+    const burst = await Promise.all(
+      Array.from({ length: 4 * MAX_QUEUED }, (_, i) => sendRaw(a.http, { path: withBgrs(`/bounded/job?n=burst${i}`) })),
+    );
+    const accepted = burst.filter((res) => res.status === 202).length;
+    for (const res of burst.filter((res) => res.status !== 202)) {
+      assertRefusedWithoutRid(res, 'a submission of the burst beyond the bound');
+    }
+    assert.equal(accepted, MAX_QUEUED, `accepted ${accepted} of ${burst.length} at once`);
+    assert.equal(await probe.waiting(), MAX_QUEUED);
+    assert.equal(await db.count('bgrs_requests', 'status_id = 2'), MAX_QUEUED);
+  });
 });
