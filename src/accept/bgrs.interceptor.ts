@@ -193,6 +193,9 @@ export class BgrsInterceptor implements NestInterceptor {
       await this.queue.submit(request);
     } catch (error) {
       if (error instanceof QueueUnavailableError) {
+        if (error.what === 'full') {
+          throw this.unavailable(context, BGRS_MESSAGES.queueFull);
+        }
         this.logger.error(`Background request not accepted: ${(error.cause as Error).message}`);
         throw this.unavailable(
           context,

@@ -6,7 +6,9 @@ import { createConnection, createServer, type AddressInfo, type Server, type Soc
  * - `cut()` closes the listener (new connections are refused) and destroys every open socket, both sides;
  * - `restore()` listens again on the same port, so the app's configured URL works again;
  * - `cutAfter(bytes)` cuts once that many bytes more have gone from the clients to the server, in the middle of a
- *   request body as a link that fails mid-transfer does.
+ *   request body as a link that fails mid-transfer does;
+ * - `hold()` makes the link hang: connections stay open and take bytes, but nothing goes either way until
+ *   `restore()`, which delivers what was held (a server that stops answering, then answers late).
  */
 export class TcpProxy {
   private server: Server | undefined;
@@ -17,6 +19,9 @@ export class TcpProxy {
   /** Bytes forwarded from the clients to the server since the proxy was created. */
   forwarded = 0;
   private pendingCut: { at: number; done: () => void } | undefined;
+  /** Each client connection with its upstream one, for `hold()`. */
+  private readonly links = new Set<{ client: Socket; upstream: Socket }>();
+  private held = false;
 
   private constructor(
     private readonly targetHost: string,
@@ -60,8 +65,26 @@ export class TcpProxy {
     return new Promise((resolve) => (this.pendingCut = { at: this.forwarded + bytes, done: resolve }));
   }
 
-  /** The database is back: the same port accepts connections again. */
+  /** The hang: every connection, open or new, stops forwarding (nothing is lost: it waits for `restore()`). */
+  hold(): void {
+    this.held = true;
+    for (const { client, upstream } of this.links) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+    }
+  }
+
+  /** The database is back: the same port accepts connections again, and held connections go on. */
   async restore(): Promise<void> {
+    if (this.held) {
+      this.held = false;
+      for (const { client, upstream } of this.links) {
+        client.pipe(upstream);
+        upstream.pipe(client);
+      }
+    }
     if (!this.server) {
       await this.listen(this.portNumber);
     }
@@ -91,12 +114,15 @@ export class TcpProxy {
     }
     this.accepted++;
     const upstream = createConnection({ host: this.targetHost, port: this.targetPort });
+    const link = { client, upstream };
+    this.links.add(link);
     for (const socket of [client, upstream]) {
       this.sockets.add(socket);
       socket.setNoDelay(true);
       socket.on('error', () => undefined);
       socket.on('close', () => {
         this.sockets.delete(socket);
+        this.links.delete(link);
         // One side gone: the other goes too, as a real network cut would leave nothing half-open.
         client.destroy();
         upstream.destroy();
@@ -110,6 +136,10 @@ export class TcpProxy {
         void this.cut().then(pending.done);
       }
     });
+    if (this.held) {
+      client.pause();
+      return;
+    }
     client.pipe(upstream);
     upstream.pipe(client);
   }

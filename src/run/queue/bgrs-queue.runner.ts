@@ -21,10 +21,15 @@ export interface QueuedRequest {
 /** Why a queued request was not accepted: the client gets a 503 with `Retry-After`. */
 export class QueueUnavailableError extends Error {
   constructor(
-    readonly what: 'record' | 'queue',
-    cause: unknown,
+    readonly what: 'record' | 'queue' | 'full',
+    cause?: unknown,
   ) {
-    super(`The background request could not be ${what === 'record' ? 'recorded' : 'queued'}`, { cause });
+    super(
+      what === 'full'
+        ? 'The queue is full'
+        : `The background request could not be ${what === 'record' ? 'recorded' : 'queued'}`,
+      { cause },
+    );
   }
 }
 
@@ -54,12 +59,24 @@ export class BgrsQueueRunner {
   }
 
   /**
-   * Records and queues a request. A body the queue cannot carry is refused with its HTTP error (413, 415); a record
-   * or a queue that cannot be written rejects with a `QueueUnavailableError`.
+   * Records and queues a request. A body the queue cannot carry is refused with its HTTP error (413, 415); a full
+   * queue, or a record or a queue that cannot be written, rejects with a `QueueUnavailableError`.
    */
-  async submit({ rid, userId, name, request, rerun }: QueuedRequest): Promise<void> {
+  async submit(request: QueuedRequest): Promise<void> {
     const { carry, maxBodyBytes } = this.options.queue!;
-    const envelope = encodeEnvelope(envelopeOf(request, carry, maxBodyBytes));
+    const envelope = encodeEnvelope(envelopeOf(request.request, carry, maxBodyBytes));
+    if (!this.queue.reserve()) {
+      // Others accepted at the same time took the last places since this one passed `hasRoom`.
+      throw new QueueUnavailableError('full');
+    }
+    try {
+      await this.recordAndQueue(request, envelope);
+    } finally {
+      this.queue.release();
+    }
+  }
+
+  private async recordAndQueue({ rid, userId, name, rerun }: QueuedRequest, envelope: Buffer): Promise<void> {
     try {
       await this.repository.insert({
         rid,

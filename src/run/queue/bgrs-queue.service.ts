@@ -24,6 +24,8 @@ export class BgrsQueueService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('Bgrs');
   private queue: Queue<BgrsJobData> | undefined;
   private depth = 0;
+  /** Places taken by acceptances of this instance under way, whose jobs are not in the depth yet. */
+  private reserved = 0;
   private depthTimer: NodeJS.Timeout | undefined;
 
   constructor(@Inject(BGRS_OPTIONS) private readonly options: ResolvedBgrsOptions) {}
@@ -35,10 +37,27 @@ export class BgrsQueueService implements OnModuleInit, OnApplicationShutdown {
 
   /**
    * Whether the queue's depth (all instances') is below `maxQueued`, as last read (every half second, and counting
-   * this instance's own additions since): cheap enough to ask before a route's pipes run.
+   * this instance's own additions since, and those under way): cheap enough to ask before a route's pipes run.
    */
   get hasRoom(): boolean {
-    return this.depth < this.options.maxQueued;
+    return this.depth + this.reserved < this.options.maxQueued;
+  }
+
+  /**
+   * Takes a place in the queue for an acceptance, false if there is no room: many acceptances at once all pass
+   * `hasRoom` before their jobs are added, so each takes its place before it writes anything. `release()` gives it
+   * back once its job is added (then counted in the depth) or was not.
+   */
+  reserve(): boolean {
+    if (!this.hasRoom) {
+      return false;
+    }
+    this.reserved++;
+    return true;
+  }
+
+  release(): void {
+    this.reserved--;
   }
 
   onModuleInit(): void {
