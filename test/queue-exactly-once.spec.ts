@@ -3,7 +3,8 @@
  * (child processes, one database, one queue). A worker whose event loop stalls past its lock loses the job to the
  * other, which runs it again (attempt 2) while the first run is still alive. Both runs then end, in either order;
  * whatever the order, the request gets one end state and one result, those of attempt 2: the stale run's final
- * write is fenced by its attempt, its stored result is given up, and it adds no second end.
+ * write is fenced by its attempt, its stored result is given up, and it adds no second end. A worker with a free
+ * slot that gets its own stalled job back while its stale run lives does not run it a second time beside it.
  */
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
@@ -13,7 +14,9 @@ import { TestDatabase, createScratch, disposeScratch } from './support/database.
 import { detailsOf, jsonOf, lookup, resultOf, submit, waitForStatus } from './support/http.js';
 import { waitForAttempt, waitUntilLetGo, whereStarted } from './support/instance-waits.js';
 import { killAllInstances, startInstance, type Instance } from './support/instances.js';
+import { queueJobOf } from './support/queue-jobs.js';
 import { REDIS, deleteQueueKeys, testQueueName } from './support/redis.js';
+import { eventually } from './support/wait.js';
 
 const LEASE_MS = 1500;
 /** Long past the lock (`leaseMs`), so that the other worker's stalled check takes the job away. */
@@ -148,6 +151,66 @@ describe('queue mode: exactly one outcome when a stalled worker and the one that
       await waitForStatus(stale.http, rid, 'finished');
       await assertAttempt2Outcome(rid, name, taker);
       await waitUntilLetGo(taker, rid);
+    },
+  );
+});
+
+describe('queue mode: a stalled worker that gets its own job back while its run lives', () => {
+  let db: TestDatabase;
+  let resultDir: string;
+  const queueName = testQueueName('self-taken');
+  let worker: Instance;
+
+  before(async () => {
+    ({ db, resultDir } = await createScratch('bgrs-self-taken-'));
+    // The only worker, with a slot free for the job its own stalled check hands back.
+    worker = await startInstance({
+      name: 'S',
+      dbUrl: db.url,
+      resultDir,
+      bgrs: { leaseMs: LEASE_MS, queue: { connection: REDIS, name: queueName, worker: true, concurrency: 2 } },
+    });
+  });
+
+  after(async () => {
+    await killAllInstances();
+    await disposeScratch(db, resultDir);
+    await deleteQueueKeys(queueName);
+  });
+
+  it(
+    'does not start it again beside it; the one run ends the request, and the job then completes',
+    { timeout: 90_000 },
+    async () => {
+      const name = 'self-taken';
+      const rid = await submit(worker.http, { path: `/work/long?name=${name}` });
+      await waitForAttempt(worker, name, 1);
+      await worker.stall(STALL_MS);
+      // Its lock lost, the job went back to the queue and the worker took it twice more (it waits, handed back
+      // for later each time) while the first run goes on: BullMQ tracks a worker's locks by job id, so a second run
+      // here would have its lock left unrenewed once the first one ended, and the queue would give the job up.
+      await eventually(`the worker to take the job of ${rid} again, twice`, async () =>
+        (await queueJobOf(queueName, rid)).attemptsStarted >= 3 ? true : undefined,
+      );
+      assert.deepEqual(
+        (await worker.state()).started.filter((seen) => seen.name === name).map((seen) => seen.attempt),
+        [1],
+        'one run of it at a time on this worker',
+      );
+
+      await worker.release(name);
+      const record = await waitForStatus(worker.http, rid, 'finished');
+      assert.match(record.result ?? '', new RegExp(`keep1m\\.bgrs\\.${rid}\\.result\\.json$`));
+      assert.deepEqual(jsonOf(await resultOf(worker.http, rid)), { name, rid, instance: 'S' });
+      await eventually(`the job of ${rid} to complete`, async () =>
+        (await queueJobOf(queueName, rid)).state === 'completed' ? true : undefined,
+      );
+      assert.deepEqual(
+        (await worker.state()).started.filter((seen) => seen.name === name).map((seen) => seen.attempt),
+        [1],
+        'never run again: the run that ended it was the last one',
+      );
+      assert.deepEqual(await lookup(worker.http, rid), record, 'the record is unchanged');
     },
   );
 });
