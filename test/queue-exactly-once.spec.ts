@@ -97,6 +97,12 @@ describe('queue mode: exactly one outcome when a stalled worker and the one that
     );
     assert.equal(details.filter((text) => /^started on .* \(attempt 1\)$/.test(text)).length, 1, String(details));
     assert.equal(details.filter((text) => /^run again on .* \(attempt 2\)/.test(text)).length, 1, String(details));
+    // The queue is done with it too: completed by attempt 2 (the stale run's completion was refused), taken twice.
+    const job = await eventually(`the job of ${rid} to complete`, async () => {
+      const seen = await queueJobOf(queueName, rid);
+      return seen.state === 'active' ? undefined : seen;
+    });
+    assert.deepEqual(job, { state: 'completed', attemptsStarted: 2 });
     return record;
   }
 
