@@ -17,7 +17,7 @@ import {
   type CancelAnswer,
 } from './support/cancel.js';
 import { detailsOf, jsonOf, lookup, resultOf, submit, waitForStatus } from './support/http.js';
-import { waitForAbort as waitForAbortOf, waitUntilLetGo as waitUntilLetGoOf } from './support/instance-waits.js';
+import { waitForAbort as waitForAbortOf, waitUntilLetGo as waitUntilLetGoOf } from './support/instance-runs.js';
 import { killAllInstances, startInstance, type Instance } from './support/instances.js';
 import { eventually } from './support/wait.js';
 

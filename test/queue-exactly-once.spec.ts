@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import type { BgrsRequestView } from '../src/index.js';
 import { TestDatabase, createScratch, disposeScratch } from './support/database.js';
 import { detailsOf, jsonOf, lookup, resultOf, submit, waitForStatus } from './support/http.js';
-import { waitForAttempt, waitUntilLetGo, whereStarted } from './support/instance-waits.js';
+import { startedAttempts, waitForAttempt, waitUntilLetGo, whereStarted } from './support/instance-runs.js';
 import { killAllInstances, startInstance, type Instance } from './support/instances.js';
 import { queueJobOf } from './support/queue-jobs.js';
 import { REDIS, deleteQueueKeys, testQueueName } from './support/redis.js';
@@ -198,11 +198,7 @@ describe('queue mode: a stalled worker that gets its own job back while its run 
       await eventually(`the worker to take the job of ${rid} again, twice`, async () =>
         (await queueJobOf(queueName, rid)).attemptsStarted >= 3 ? true : undefined,
       );
-      assert.deepEqual(
-        (await worker.state()).started.filter((seen) => seen.name === name).map((seen) => seen.attempt),
-        [1],
-        'one run of it at a time on this worker',
-      );
+      assert.deepEqual(await startedAttempts(worker, name), [1], 'one run of it at a time on this worker');
 
       await worker.release(name);
       const record = await waitForStatus(worker.http, rid, 'finished');
@@ -212,7 +208,7 @@ describe('queue mode: a stalled worker that gets its own job back while its run 
         (await queueJobOf(queueName, rid)).state === 'completed' ? true : undefined,
       );
       assert.deepEqual(
-        (await worker.state()).started.filter((seen) => seen.name === name).map((seen) => seen.attempt),
+        await startedAttempts(worker, name),
         [1],
         'never run again: the run that ended it was the last one',
       );

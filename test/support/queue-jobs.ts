@@ -1,4 +1,5 @@
 import { Queue, type JobState } from 'bullmq';
+import { Redis } from 'ioredis';
 import { REDIS } from './redis.js';
 
 /** What the test queue `name` says of the BullMQ job of a request. */
@@ -17,5 +18,15 @@ export async function queueJobOf(name: string, rid: string): Promise<QueueJob> {
     return { state, attemptsStarted: job?.attemptsStarted ?? 0 };
   } finally {
     await queue.close();
+  }
+}
+
+/** Whether a worker holds the lock of the job of `rid` in the test queue `name` (BullMQ's default prefix). */
+export async function jobLocked(name: string, rid: string): Promise<boolean> {
+  const redis = new Redis(REDIS);
+  try {
+    return (await redis.exists(`bull:${name}:${rid}:lock`)) === 1;
+  } finally {
+    redis.disconnect();
   }
 }

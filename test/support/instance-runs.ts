@@ -1,3 +1,4 @@
+/** What the handlers of an instance of the fixture app did (its `/work/state`), and waits for it. */
 import type { Instance } from './instances.js';
 import { eventually } from './wait.js';
 
@@ -45,4 +46,9 @@ export function whereStarted(instances: Instance[], name: string, deadlineMs?: n
     },
     { deadlineMs },
   );
+}
+
+/** The attempts of the handler `name` that have started on `instance`, in order. */
+export async function startedAttempts(instance: Instance, name: string): Promise<number[]> {
+  return (await instance.state()).started.filter((seen) => seen.name === name).map((seen) => seen.attempt);
 }
