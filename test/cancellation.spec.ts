@@ -10,15 +10,14 @@ import { after, before, describe, it } from 'node:test';
 import mysql from 'mysql2/promise';
 import { TestDatabase, createScratch, disposeScratch } from './support/database.js';
 import {
-  detailsOf,
-  jsonOf,
-  lookup,
-  resultOf,
-  sendRaw,
-  submit,
-  waitForStatus,
-  type HttpClient,
-} from './support/http.js';
+  CANCELLED_DETAIL,
+  assertCancelledAnswer,
+  assertStaysCancelled as assertStaysCancelledOn,
+  cancel,
+  type CancelAnswer,
+} from './support/cancel.js';
+import { detailsOf, jsonOf, lookup, resultOf, submit, waitForStatus } from './support/http.js';
+import { waitForAbort as waitForAbortOf, waitUntilLetGo as waitUntilLetGoOf } from './support/instance-runs.js';
 import { killAllInstances, startInstance, type Instance } from './support/instances.js';
 import { eventually } from './support/wait.js';
 
@@ -26,22 +25,6 @@ const LEASE_MS = 1500;
 const HEARTBEAT_MS = Math.floor(LEASE_MS / 3);
 /** Added to poll deadlines for a loaded machine; the contract is one heartbeat. */
 const SLACK_MS = Number(process.env.BGRS_TEST_SLACK_MS ?? 3000);
-const CANCELLED_DETAIL = 'cancelled by the client';
-
-/** `DELETE /bgrs/<rid>` with the body parsed as JSON. */
-async function cancel(http: HttpClient, rid: string): Promise<{ status: number; body: any; contentType: string }> {
-  const res = await sendRaw(http, { method: 'delete', path: `/bgrs/${rid}` });
-  return { status: res.status, body: jsonOf(res), contentType: String(res.headers['content-type'] ?? '') };
-}
-
-/** A `200` answer to DELETE: the one record, cancelled. */
-function assertCancelledAnswer(answer: { status: number; body: any }, rid: string): void {
-  assert.equal(answer.status, 200, `DELETE /bgrs/${rid}: ${JSON.stringify(answer.body)}`);
-  assert.ok(Array.isArray(answer.body) && answer.body.length === 1, JSON.stringify(answer.body));
-  assert.equal(answer.body[0].rid, rid);
-  assert.equal(answer.body[0].status_name, 'cancelled');
-  assert.equal(answer.body[0].status_id, '6');
-}
 
 describe('cancellation across instances (leaseMs 1500, real processes, one shared database)', () => {
   let db: TestDatabase;
@@ -49,39 +32,13 @@ describe('cancellation across instances (leaseMs 1500, real processes, one share
   let a: Instance;
   let b: Instance;
 
-  /** Waits until `instance`'s handler of `name` has seen its signal abort, and returns the abort reason. */
+  /** Due within one heartbeat, with slack for a loaded machine. */
   const waitForAbort = (instance: Instance, name: string, deadlineMs = HEARTBEAT_MS + SLACK_MS) =>
-    eventually(
-      `${instance.name}'s handler ${name} to see its signal abort`,
-      async () => (await instance.state()).aborted.find((seen) => seen.name === name)?.reason,
-      { deadlineMs },
-    );
-
-  /** The runner of `instance` no longer holds `rid` (it is done with it). */
+    waitForAbortOf(instance, name, deadlineMs);
   const waitUntilLetGo = (instance: Instance, rid: string, deadlineMs = HEARTBEAT_MS + SLACK_MS) =>
-    eventually(
-      `${instance.name} to let ${rid} go`,
-      async () => ((await instance.state()).held.includes(rid) ? undefined : true),
-      {
-        deadlineMs,
-      },
-    );
+    waitUntilLetGoOf(instance, rid, deadlineMs);
 
-  /** The record stays cancelled, with one "cancelled by the client" row, and its result answers 409. */
-  async function assertStaysCancelled(rid: string): Promise<void> {
-    for (const instance of [a, b]) {
-      const record = await lookup(instance.http, rid);
-      assert.equal(record.status_name, 'cancelled', `${rid} on ${instance.name}: ${JSON.stringify(record)}`);
-      assert.notEqual(record.finished_dt, null);
-      assert.equal(record.result, null);
-      const result = await resultOf(instance.http, rid);
-      assert.equal(result.status, 409);
-      assert.equal(jsonOf(result).status_name, 'cancelled');
-    }
-    const details = (await detailsOf(b.http, rid)).map((detail) => detail.details);
-    assert.equal(details.filter((text) => text === CANCELLED_DETAIL).length, 1, JSON.stringify(details));
-    assert.ok(!details.some((text) => /lease expired|interrupted/.test(text)), JSON.stringify(details));
-  }
+  const assertStaysCancelled = (rid: string) => assertStaysCancelledOn([a, b], rid);
 
   before(async () => {
     ({ db, resultDir } = await createScratch('bgrs-cancel-'));
@@ -234,7 +191,7 @@ describe('cancellation across instances (leaseMs 1500, real processes, one share
     // each DELETE reads the record (a plain read is not blocked) and then waits at its UPDATE; once all of them
     // wait there, the lock goes and they proceed together.
     const locker = await mysql.createConnection({ uri: db.url });
-    let answers: Array<{ status: number; body: any; contentType: string }>;
+    let answers: CancelAnswer[];
     try {
       await locker.beginTransaction();
       await locker.query('SELECT id FROM bgrs_requests WHERE rid = ? FOR UPDATE', [rid]);

@@ -145,6 +145,13 @@ export class BgrsQueueWorker implements OnApplicationBootstrap {
       await job.moveToWait(token);
       throw new WaitingError();
     }
+    if (this.runs.has(rid)) {
+      // Handed back to this worker while its own run of it lives on (it lost its lock in an event-loop stall):
+      // BullMQ tracks a worker's locks by job id, so when that run ended, a second one here would no longer have its
+      // lock renewed and the queue would give the job up. It waits for the run here (which may still end it).
+      await job.moveToDelayed(Date.now() + RETRY_LATER_MS, token);
+      throw new DelayedError();
+    }
     let started: StartedRun | undefined;
     try {
       started = await this.jobs.startRun(rid, this.instanceId);
