@@ -79,16 +79,21 @@ export class BgrsJobRepository {
 
   /**
    * Deletes the rows of requests that have ended, the requests they carried with them: found by a plain read,
-   * deleted by key (as leases are, for the same reason: no gap locks where acceptances insert).
+   * deleted by key under READ COMMITTED where the driver has it (as leases are, for the same reason). Under
+   * REPEATABLE READ the DELETE of a list of keys takes next-key locks, gaps included, where acceptances insert
+   * their rows: the two deadlocked under load (bench rows q2, q3), each time costing an acceptance batch its
+   * transaction and a retry one row at a time.
    */
   async releaseEnded(): Promise<void> {
+    const readCommitted = this.dataSource.driver.supportedIsolationLevels.includes('READ COMMITTED');
     for (;;) {
       const rows: Array<{ rid: string }> = await this.dataSource.query(
         'SELECT j.rid FROM bgrs_jobs j INNER JOIN bgrs_requests r ON r.rid = j.rid ' +
           `WHERE r.status_id IN (${BGRS_ENDED_STATUSES.join(', ')}) LIMIT ${JOBS_RELEASED_AT_ONCE}`,
       );
+      const remove = (manager: EntityManager) => manager.delete(BgrsJob, { rid: In(rows.map((row) => row.rid)) });
       if (rows.length > 0) {
-        await this.dataSource.getRepository(BgrsJob).delete({ rid: In(rows.map((row) => row.rid)) });
+        await (readCommitted ? this.dataSource.transaction('READ COMMITTED', remove) : remove(this.dataSource.manager));
       }
       if (rows.length < JOBS_RELEASED_AT_ONCE) {
         return;
