@@ -70,7 +70,7 @@ const PAIRS = [...CLASSIC_PAIRS, ...QUEUE_PAIRS];
 const S3_PREFIX = 'bench/';
 
 /** Ends a run that hangs, after cleaning up. */
-const WATCHDOG_MS = { full: 40 * 60_000, quick: 5 * 60_000 };
+const WATCHDOG_MS = { full: 50 * 60_000, quick: 10 * 60_000 };
 
 const cleanups: Array<() => Promise<unknown>> = [];
 let cleaning: Promise<void> | undefined;
