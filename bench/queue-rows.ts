@@ -146,13 +146,18 @@ function completionsRound(context: BenchContext, settings: Settings, index: numb
   });
 }
 
-const QUEUE_METHOD =
-  'Rows q1–q3 run in queue mode (BullMQ on the local Redis, no persistence): an instance of the same app that only ' +
-  'accepts (`queue: { worker: false }`) and one or two worker processes (`worker: true`, the defaults otherwise: ' +
-  '32 handlers at once), on a queue of their own per setup, against the in-process app of the other rows; their CPU ' +
-  'is that of all the setup’s processes, read from /proc as for the other rows, background work included (Redis’s ' +
-  'own CPU is shown beside it). q2 and q3 are read off the same rounds: the three sides (in-process, one worker, ' +
-  'two workers) in turn, reversed every other round.';
+/** How the queue rows measure, for the report's method paragraph. */
+function queueMethod(settings: Settings): string {
+  return (
+    'Rows q1–q3 run in queue mode (BullMQ on the local Redis, no persistence): an instance of the same app that ' +
+    'only accepts (`queue: { worker: false }`) and one or two worker processes (`worker: true`, the defaults ' +
+    'otherwise: 32 handlers at once), on a queue of their own per setup, against the in-process app of the other ' +
+    'rows; their CPU is that of all the setup’s processes, read from /proc as for the other rows, background work ' +
+    `included (Redis’s own CPU is shown beside it). q2 and q3 are read off the same rounds, ${settings.completions} ` +
+    'completions per side and round as row 3: the three sides (in-process, one worker, two workers) in turn, ' +
+    'reversed every other round.'
+  );
+}
 
 export const QUEUE_PAIRS: PairSpec[] = [
   {
@@ -163,7 +168,7 @@ export const QUEUE_PAIRS: PairSpec[] = [
     unit: 'req/s',
     compare: 'ratio',
     goal: { op: '>=', value: 0.8 },
-    method: QUEUE_METHOD,
+    method: queueMethod,
     round: async (context, settings, index) => {
       const { bgrs } = context.servers;
       const setup = await context.queue(1);
@@ -192,6 +197,7 @@ export const QUEUE_PAIRS: PairSpec[] = [
     unit: '/s',
     compare: 'ratio',
     alsoMeasured: [{ key: '2 workers /s', label: 'two worker processes' }],
+    method: queueMethod,
     round: async (context, settings, index) => {
       const { inProcess, oneWorker, twoWorkers } = await completionsRound(context, settings, index);
       return {
@@ -201,6 +207,7 @@ export const QUEUE_PAIRS: PairSpec[] = [
           '2 workers /s': twoWorkers.rps,
           'A 503 retried': oneWorker.refused,
           'A polls/completion': oneWorker.pollsPerCompletion,
+          'B polls/completion': inProcess.pollsPerCompletion,
           'A submit→finished seen ms': oneWorker.latencyMs,
           '2 workers submit→finished seen ms': twoWorkers.latencyMs,
           'B submit→finished seen ms': inProcess.latencyMs,
@@ -216,6 +223,7 @@ export const QUEUE_PAIRS: PairSpec[] = [
     compare: 'ratio',
     goal: { op: '<=', value: 1.5 },
     alsoMeasured: [{ key: '2 workers ms', label: 'with two worker processes' }],
+    method: queueMethod,
     round: async (context, settings, index) => {
       const { inProcess, oneWorker, twoWorkers } = await completionsRound(context, settings, index);
       const cpu = (costs: Costs) => sum(costs.cpuMs);

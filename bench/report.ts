@@ -172,8 +172,11 @@ export function renderReport(
     .map(([name, version]) => `${name} ${version}`)
     .join(', ');
   const sorted = [...outcomes].sort(byRow);
-  const methods = sorted.flatMap(({ spec }) =>
-    spec.method === undefined ? [] : [typeof spec.method === 'function' ? spec.method(settings) : spec.method],
+  // Once each: rows that measure alike share their text.
+  const methods = new Set(
+    sorted.flatMap(({ spec }) =>
+      spec.method === undefined ? [] : [typeof spec.method === 'function' ? spec.method(settings) : spec.method],
+    ),
   );
   return [
     `Measured ${environment.date}${quick ? ' (--quick: figures not meaningful)' : ''} on ${environment.cores} cores ` +
@@ -185,7 +188,7 @@ export function renderReport(
       `medians; load runs are autocannon, ${settings.connections} keep-alive connections, ${settings.loadSeconds} s; ` +
       `row 3 completes ${settings.completions} background requests per round (${settings.connections} clients, each submitting and polling its request with backoff); row 4 runs ` +
       `${settings.loopIterations.toLocaleString('en-US')} iterations; row 5 stores and reads back ${settings.bigMiB} MiB per round (no warm-up), its RSS sampled every 20 ms, against the median RSS over 1 s of the idle app before any big result; rows 5b and 5c do the same with ${settings.storeMiB} MiB on an app of their own that keeps its results in S3 (s3rver, started by the bench on this machine) or in the database, its idle RSS taken after one small result was stored and read back.` +
-      methods.map((method) => ` ${method}`).join(''),
+      [...methods].map((method) => ` ${method}`).join(''),
     '',
     '| # | measured (A) | A | against (B) | B | result | goal | met |',
     '|---|---|---|---|---|---|---|---|',

@@ -7,6 +7,8 @@
  *
  * --quick    a few seconds per pair, results of 64 MiB; asserts only that every row was measured (exit 1 otherwise).
  * --rows     only these rows (comma separated: 1, 2, 3, 4, 5, 5b, 5c, 6, 7, q1, q2, q3).
+ * --completions N  background requests per completions run (rows 3, q2, q3) instead of 3000, for a loaded
+ *            machine where 3000 take minutes; such a run prints only.
  * --profile  runs every server under `node --cpu-prof`; the profiles land in .bench/profiles as
  *            bgrs-app, no-bgrs-app and plain-mysql .cpuprofile (overwritten by the next profiled run);
  *            summarise one with `node build/bench/profile-top.js <file>`. Figures are slower meanwhile.
@@ -116,10 +118,18 @@ async function measurePair(spec: PairSpec, context: BenchContext, settings: Sett
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { quick: { type: 'boolean' }, rows: { type: 'string' }, profile: { type: 'boolean' } },
+    options: {
+      quick: { type: 'boolean' },
+      rows: { type: 'string' },
+      profile: { type: 'boolean' },
+      completions: { type: 'string' },
+    },
   });
   const quick = values.quick ?? false;
-  const settings = quick ? QUICK : FULL;
+  const settings = {
+    ...(quick ? QUICK : FULL),
+    ...(values.completions ? { completions: Number(values.completions) } : {}),
+  };
   const rows = values.rows ? values.rows.split(',').map((row) => row.trim()) : RUN_ORDER;
   const specs = RUN_ORDER.filter((row) => rows.includes(row)).map((row) => PAIRS.find((spec) => spec.row === row)!);
   if (specs.length === 0) {
@@ -217,7 +227,7 @@ async function main(): Promise<number> {
 
   const report = renderReport(environment, settings, outcomes, quick);
   console.log(`\n${report}\n`);
-  if (!quick && !values.profile && specs.length === PAIRS.length) {
+  if (!quick && !values.profile && !values.completions && specs.length === PAIRS.length) {
     await writeReport(join(REPO_ROOT, 'BENCHMARKS.md'), report);
     log('table written to BENCHMARKS.md');
   }
