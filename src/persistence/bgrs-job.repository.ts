@@ -36,7 +36,7 @@ export class BgrsJobRepository {
    * reads what the run needs. Undefined when the request has ended or is gone (nothing to run). One transaction, so
    * that two workers that start the same job at once count two attempts and each sees its own. Runs that start
    * together on this worker share the transaction and its statements: a transaction of four statements per job
-   * was most of a queued request's database time (bench row q3).
+   * was half of the statements of a queued request (bench row q3).
    */
   startRun(rid: string, workerId: string): Promise<StartedRun | undefined> {
     let batcher = this.starts.get(workerId);
@@ -49,7 +49,10 @@ export class BgrsJobRepository {
 
   private startMany(rids: string[], workerId: string): Promise<Array<StartedRun | undefined>> {
     const keys = rids.map(() => '?').join(', ');
-    return this.dataSource.transaction(async (manager: EntityManager) => {
+    // READ COMMITTED where the driver has it: under REPEATABLE READ the UPDATE of a list of keys locks the gaps
+    // between them too, where acceptances insert their rows, and the two deadlock (as `releaseEnded` below).
+    const readCommitted = this.dataSource.driver.supportedIsolationLevels.includes('READ COMMITTED');
+    const start = async (manager: EntityManager) => {
       await manager.query(
         'UPDATE bgrs_jobs SET attempt = attempt + 1, worker_id = ? ' +
           `WHERE rid IN (${keys}) AND rid IN (SELECT rid FROM bgrs_requests WHERE rid IN (${keys}) ` +
@@ -80,7 +83,8 @@ export class BgrsJobRepository {
           }
         );
       });
-    });
+    };
+    return readCommitted ? this.dataSource.transaction('READ COMMITTED', start) : this.dataSource.transaction(start);
   }
 
   /** Requests of the queue that have not ended, last handed to it before `before` (epoch ms), oldest first. */
