@@ -61,7 +61,10 @@ export interface BenchContext {
   once<T>(key: string, make: () => Promise<T>): Promise<T>;
   /** The app keeping its results in `kind`, started (with s3rver for S3) when a row first asks for it. */
   storeServer(kind: StoreKind): Promise<StoreServer>;
-  /** An accepting instance in queue mode with `workers` worker processes on a queue of its own, started when first asked for. */
+  /**
+   * An accepting instance in queue mode and `workers` worker processes on a queue of their own, started when
+   * first asked for (rows q1–q3).
+   */
   queue(workers: number): Promise<QueueSetup>;
 }
 

@@ -119,7 +119,7 @@ async function inTurn<T>(context: BenchContext, index: number, sides: Array<() =
   return results;
 }
 
-/** The servers whose CPU a side's work costs: the accepting instance and its workers, or the in-process app. */
+/** The servers whose CPU a queue side's work costs: the accepting instance and its workers. */
 function serversOf(setup: QueueSetup): ServerProcess[] {
   return [setup.api, ...setup.workers];
 }
@@ -163,7 +163,8 @@ export const QUEUE_PAIRS: PairSpec[] = [
   {
     row: 'q1',
     measured:
-      'queue mode: `?bgrs=yes` acceptances/s (202s) of an instance with `queue: { worker: false }`, one worker process running them',
+      'queue mode: `?bgrs=yes` acceptances/s (202s) of an instance with `queue: { worker: false }`, ' +
+      'one worker process running them',
     against: 'in-process acceptances/s, the app of row 2',
     unit: 'req/s',
     compare: 'ratio',

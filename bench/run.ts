@@ -1,8 +1,9 @@
 /**
  * `npm run bench [-- --quick] [-- --rows 2,5b] [-- --profile]`: creates a MariaDB database of its own, starts the
  * three servers in child processes on 127.0.0.1 (and, for rows 5b and 5c, an app keeping its results in S3, with
- * s3rver, or in the database; for rows q1–q3, queue-mode instances and workers on Redis), measures the pairs of BENCHMARKS.md side by side, prints the table, and (full run of
- * every row only) writes it into BENCHMARKS.md. Servers, database and result files are removed at the end,
+ * s3rver, or in the database; for rows q1–q3, apps in queue mode on the local Redis: accepting instances and
+ * workers), measures the pairs of BENCHMARKS.md side by side, prints the table, and (full run of every row only)
+ * writes it into BENCHMARKS.md. Servers, database and result files are removed at the end,
  * whatever happens.
  *
  * --quick    a few seconds per pair, results of 64 MiB; asserts only that every row was measured (exit 1 otherwise).
@@ -10,7 +11,8 @@
  * --completions N  background requests per completions run (rows 3, q2, q3) instead of 3000, for a loaded
  *            machine where 3000 take minutes; such a run prints only.
  * --profile  runs every server under `node --cpu-prof`; the profiles land in .bench/profiles as
- *            bgrs-app, no-bgrs-app and plain-mysql .cpuprofile (overwritten by the next profiled run);
+ *            bgrs-app, no-bgrs-app and plain-mysql .cpuprofile, and for the queue rows queue-api-1w,
+ *            queue-worker-1w-1, queue-api-2w, queue-worker-2w-{1,2} (overwritten by the next profiled run);
  *            summarise one with `node build/bench/profile-top.js <file>`. Figures are slower meanwhile.
  *
  * BENCH_LOG_SQL=1 makes the Nest apps print every SQL statement on stderr.
@@ -126,10 +128,11 @@ async function main(): Promise<number> {
     },
   });
   const quick = values.quick ?? false;
-  const settings = {
-    ...(quick ? QUICK : FULL),
-    ...(values.completions ? { completions: Number(values.completions) } : {}),
-  };
+  const completions = values.completions === undefined ? undefined : Number(values.completions);
+  if (completions !== undefined && !(Number.isInteger(completions) && completions > 0)) {
+    throw new Error(`--completions ${values.completions}: a positive whole number`);
+  }
+  const settings = { ...(quick ? QUICK : FULL), ...(completions ? { completions } : {}) };
   const rows = values.rows ? values.rows.split(',').map((row) => row.trim()) : RUN_ORDER;
   const specs = RUN_ORDER.filter((row) => rows.includes(row)).map((row) => PAIRS.find((spec) => spec.row === row)!);
   if (specs.length === 0) {
@@ -227,7 +230,7 @@ async function main(): Promise<number> {
 
   const report = renderReport(environment, settings, outcomes, quick);
   console.log(`\n${report}\n`);
-  if (!quick && !values.profile && !values.completions && specs.length === PAIRS.length) {
+  if (!quick && !values.profile && !completions && specs.length === PAIRS.length) {
     await writeReport(join(REPO_ROOT, 'BENCHMARKS.md'), report);
     log('table written to BENCHMARKS.md');
   }
