@@ -231,15 +231,20 @@ export async function cpuMs(pid: number): Promise<number> {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
 }
 
-/** The pid of the local MariaDB (or MySQL) server, if it runs on this machine. */
-export async function databaseServerPid(): Promise<number | undefined> {
+/** The pid of the first process on this machine whose command is one of `names`, if there is one. */
+export async function processPid(...names: string[]): Promise<number | undefined> {
   for (const entry of await readdir('/proc')) {
     if (/^\d+$/.test(entry)) {
       const name = (await readFile(`/proc/${entry}/comm`, 'utf8').catch(() => '')).trim();
-      if (name === 'mariadbd' || name === 'mysqld') {
+      if (names.includes(name)) {
         return Number(entry);
       }
     }
   }
   return undefined;
+}
+
+/** The pid of the local MariaDB (or MySQL) server, if it runs on this machine. */
+export function databaseServerPid(): Promise<number | undefined> {
+  return processPid('mariadbd', 'mysqld');
 }

@@ -13,6 +13,7 @@ import {
   untilFinished,
   type BgrsRecord,
 } from './measure.js';
+import type { QueueSetup } from './queue-rows.js';
 import type { ServerProcess } from './server-process.js';
 
 export interface Settings {
@@ -60,6 +61,11 @@ export interface BenchContext {
   once<T>(key: string, make: () => Promise<T>): Promise<T>;
   /** The app keeping its results in `kind`, started (with s3rver for S3) when a row first asks for it. */
   storeServer(kind: StoreKind): Promise<StoreServer>;
+  /**
+   * An accepting instance in queue mode and `workers` worker processes on a queue of their own, started when
+   * first asked for (rows q1–q3).
+   */
+  queue(workers: number): Promise<QueueSetup>;
 }
 
 export interface RoundResult {
@@ -85,9 +91,14 @@ export interface PairSpec {
   unit: string;
   /** How the pair is judged: A/B of the medians, or the median of the per-round differences A − B. */
   compare: 'ratio' | 'difference';
-  goal: Goal;
+  /** None: the row reports figures, not judged (its "met" cell is empty). */
+  goal?: Goal;
   /** Further goals on the worst (largest) value of an extra figure across rounds. */
   extraGoals?: Array<{ key: string; label: string } & Goal>;
+  /** Further measurements of A's kind (extra figures), shown in the result beside A, with their ratio to B. */
+  alsoMeasured?: Array<{ key: string; label: string }>;
+  /** How the row measures, for the report's method paragraph, if the general one does not say it. */
+  method?: string | ((settings: Settings) => string);
   /** Whether a discarded, shorter round runs first. Default true. */
   warmUp?: boolean;
   /** One round; `index` tells the order of A and B (see `alternate`). A warm-up round has index -1. */
@@ -95,7 +106,7 @@ export interface PairSpec {
 }
 
 /** Time for background backlogs to drain between measurements. */
-const SETTLE_TIMEOUT_MS = 180_000;
+export const SETTLE_TIMEOUT_MS = 180_000;
 
 /** Runs A then B in even rounds, B then A in odd ones, letting background work drain after each. */
 async function alternate<A, B>(

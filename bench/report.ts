@@ -44,6 +44,7 @@ export async function collectEnvironment(repoRoot: string, mariadb: string): Pro
       mysql2: await version('mysql2'),
       MariaDB: mariadb,
       autocannon: await version('autocannon'),
+      BullMQ: await version('bullmq'),
     },
   };
 }
@@ -54,6 +55,8 @@ interface Verdict {
   /** A/B, or the median of A − B. */
   value: number;
   extras: Array<{ label: string; worst: number; goal: Goal; ok: boolean }>;
+  /** The medians of `alsoMeasured`. */
+  also: Array<{ label: string; value: number }>;
   ok: boolean;
 }
 
@@ -69,7 +72,12 @@ export function judge({ spec, rounds }: PairOutcome): Verdict {
     const worst = Math.max(...rounds.map((round) => round.extra?.[extra.key] ?? Number.NaN));
     return { label: extra.label, worst, goal: extra, ok: meets(worst, extra) };
   });
-  return { a, b, value, extras, ok: meets(value, spec.goal) && extras.every((extra) => extra.ok) };
+  const also = (spec.alsoMeasured ?? []).map(({ key, label }) => ({
+    label,
+    value: median(rounds.map((round) => round.extra?.[key] ?? Number.NaN)),
+  }));
+  const ok = (spec.goal === undefined || meets(value, spec.goal)) && extras.every((extra) => extra.ok);
+  return { a, b, value, extras, also, ok };
 }
 
 /** Whether every round of a pair produced finite figures. */
@@ -96,14 +104,22 @@ function withUnit(value: number, unit: string): string {
   return `${number(value)} ${unit}`;
 }
 
-function goalText(goal: Goal, compare: PairSpec['compare'], unit: string): string {
+function goalText(goal: Goal | undefined, compare: PairSpec['compare'], unit: string): string {
+  if (!goal) {
+    return '—';
+  }
   const op = goal.op === '>=' ? '≥' : '≤';
   return compare === 'ratio' ? `${op} ${goal.value}×` : `${op} +${goal.value} ${unit}`;
 }
 
 function resultText(verdict: Verdict, spec: PairSpec): string {
   const main = spec.compare === 'ratio' ? `${verdict.value.toFixed(2)}×` : `+${number(verdict.value)} ${spec.unit}`;
-  return [main, ...verdict.extras.map((extra) => `${number(extra.worst)} ${extra.label}`)].join('; ');
+  const also = verdict.also.map(
+    ({ label, value }) =>
+      `${label}: ${withUnit(value, spec.unit)}, ` +
+      (spec.compare === 'ratio' ? `${(value / verdict.b).toFixed(2)}×` : `+${number(value - verdict.b)} ${spec.unit}`),
+  );
+  return [main, ...also, ...verdict.extras.map((extra) => `${number(extra.worst)} ${extra.label}`)].join('; ');
 }
 
 /** What side A of a pair is, for this run's settings. */
@@ -129,7 +145,8 @@ function tableRow(outcome: PairOutcome, settings: Settings): string {
   const verdict = judge(outcome);
   return (
     `| ${spec.row} | ${side} | ${withUnit(verdict.a, spec.unit)} | ${spec.against} | ` +
-    `${withUnit(verdict.b, spec.unit)} | ${resultText(verdict, spec)} | ${goals} | ${verdict.ok ? '✅' : '❌'} |`
+    `${withUnit(verdict.b, spec.unit)} | ${resultText(verdict, spec)} | ${goals} | ` +
+    `${spec.goal === undefined ? '—' : verdict.ok ? '✅' : '❌'} |`
   );
 }
 
@@ -155,6 +172,12 @@ export function renderReport(
     .map(([name, version]) => `${name} ${version}`)
     .join(', ');
   const sorted = [...outcomes].sort(byRow);
+  // Once each: rows that measure alike share their text.
+  const methods = new Set(
+    sorted.flatMap(({ spec }) =>
+      spec.method === undefined ? [] : [typeof spec.method === 'function' ? spec.method(settings) : spec.method],
+    ),
+  );
   return [
     `Measured ${environment.date}${quick ? ' (--quick: figures not meaningful)' : ''} on ${environment.cores} cores ` +
       `(${environment.cpu}), ${environment.memoryGiB.toFixed(1)} GiB RAM; ${versions}. Server, MariaDB and ` +
@@ -164,7 +187,8 @@ export function renderReport(
     `Method: ${settings.rounds} rounds per pair after a shorter warm-up round, A and B alternating (AB, BA, …), ` +
       `medians; load runs are autocannon, ${settings.connections} keep-alive connections, ${settings.loadSeconds} s; ` +
       `row 3 completes ${settings.completions} background requests per round (${settings.connections} clients, each submitting and polling its request with backoff); row 4 runs ` +
-      `${settings.loopIterations.toLocaleString('en-US')} iterations; row 5 stores and reads back ${settings.bigMiB} MiB per round (no warm-up), its RSS sampled every 20 ms, against the median RSS over 1 s of the idle app before any big result; rows 5b and 5c do the same with ${settings.storeMiB} MiB on an app of their own that keeps its results in S3 (s3rver, started by the bench on this machine) or in the database, its idle RSS taken after one small result was stored and read back.`,
+      `${settings.loopIterations.toLocaleString('en-US')} iterations; row 5 stores and reads back ${settings.bigMiB} MiB per round (no warm-up), its RSS sampled every 20 ms, against the median RSS over 1 s of the idle app before any big result; rows 5b and 5c do the same with ${settings.storeMiB} MiB on an app of their own that keeps its results in S3 (s3rver, started by the bench on this machine) or in the database, its idle RSS taken after one small result was stored and read back.` +
+      [...methods].map((method) => ` ${method}`).join(''),
     '',
     '| # | measured (A) | A | against (B) | B | result | goal | met |',
     '|---|---|---|---|---|---|---|---|',

@@ -1,14 +1,18 @@
 /**
  * `npm run bench [-- --quick] [-- --rows 2,5b] [-- --profile]`: creates a MariaDB database of its own, starts the
  * three servers in child processes on 127.0.0.1 (and, for rows 5b and 5c, an app keeping its results in S3, with
- * s3rver, or in the database), measures the pairs of BENCHMARKS.md side by side, prints the table, and (full run of
- * every row only) writes it into BENCHMARKS.md. Servers, database and result files are removed at the end,
+ * s3rver, or in the database; for rows q1–q3, apps in queue mode on the local Redis: accepting instances and
+ * workers), measures the pairs of BENCHMARKS.md side by side, prints the table, and (full run of every row only)
+ * writes it into BENCHMARKS.md. Servers, database and result files are removed at the end,
  * whatever happens.
  *
  * --quick    a few seconds per pair, results of 64 MiB; asserts only that every row was measured (exit 1 otherwise).
- * --rows     only these rows (comma separated: 1, 2, 3, 4, 5, 5b, 5c, 6, 7).
+ * --rows     only these rows (comma separated: 1, 2, 3, 4, 5, 5b, 5c, 6, 7, q1, q2, q3).
+ * --completions N  background requests per completions run (rows 3, q2, q3) instead of 3000, for a loaded
+ *            machine where 3000 take minutes; such a run prints only.
  * --profile  runs every server under `node --cpu-prof`; the profiles land in .bench/profiles as
- *            bgrs-app, no-bgrs-app and plain-mysql .cpuprofile (overwritten by the next profiled run);
+ *            bgrs-app, no-bgrs-app and plain-mysql .cpuprofile, and for the queue rows queue-api-1w,
+ *            queue-worker-1w-1, queue-api-2w, queue-worker-2w-{1,2} (overwritten by the next profiled run);
  *            summarise one with `node build/bench/profile-top.js <file>`. Figures are slower meanwhile.
  *
  * BENCH_LOG_SQL=1 makes the Nest apps print every SQL statement on stderr.
@@ -20,8 +24,16 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BenchDatabase } from './database.js';
 import { databaseServerPid } from './measure.js';
-import { PAIRS, type BenchContext, type PairSpec, type Settings, type StoreKind, type StoreServer } from './pairs.js';
+import {
+  PAIRS as CLASSIC_PAIRS,
+  type BenchContext,
+  type PairSpec,
+  type Settings,
+  type StoreKind,
+  type StoreServer,
+} from './pairs.js';
 import { collectEnvironment, measured, renderReport, writeReport, type PairOutcome } from './report.js';
+import { QUEUE_PAIRS, queueSetups } from './queue-rows.js';
 import { ServerProcess } from './server-process.js';
 import { ENV, s3StoreEnv } from './servers/ipc.js';
 import { S3Server } from '../test/support/s3-server.js';
@@ -53,14 +65,16 @@ const QUICK: Settings = { ...warmUp(FULL), rounds: 2 };
 
 /**
  * Rows in the order they run: the RSS row while the app is fresh (its idle baseline is taken before any load; 5b
- * and 5c have apps of their own), the rows that leave big background backlogs last.
+ * and 5c have apps of their own), the rows that leave big background backlogs last, then the queue rows (apps of
+ * their own; q3 reads q2's rounds, so it follows q2).
  */
-const RUN_ORDER = ['5', '5b', '5c', '4', '1', '6', '3', '2', '7'];
+const RUN_ORDER = ['5', '5b', '5c', '4', '1', '6', '3', '2', '7', 'q1', 'q2', 'q3'];
+const PAIRS = [...CLASSIC_PAIRS, ...QUEUE_PAIRS];
 /** The prefix of the S3 app's keys in s3rver's bucket. */
 const S3_PREFIX = 'bench/';
 
 /** Ends a run that hangs, after cleaning up. */
-const WATCHDOG_MS = { full: 40 * 60_000, quick: 5 * 60_000 };
+const WATCHDOG_MS = { full: 50 * 60_000, quick: 10 * 60_000 };
 
 const cleanups: Array<() => Promise<unknown>> = [];
 let cleaning: Promise<void> | undefined;
@@ -106,10 +120,19 @@ async function measurePair(spec: PairSpec, context: BenchContext, settings: Sett
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { quick: { type: 'boolean' }, rows: { type: 'string' }, profile: { type: 'boolean' } },
+    options: {
+      quick: { type: 'boolean' },
+      rows: { type: 'string' },
+      profile: { type: 'boolean' },
+      completions: { type: 'string' },
+    },
   });
   const quick = values.quick ?? false;
-  const settings = quick ? QUICK : FULL;
+  const completions = values.completions === undefined ? undefined : Number(values.completions);
+  if (completions !== undefined && !(Number.isInteger(completions) && completions > 0)) {
+    throw new Error(`--completions ${values.completions}: a positive whole number`);
+  }
+  const settings = { ...(quick ? QUICK : FULL), ...(completions ? { completions } : {}) };
   const rows = values.rows ? values.rows.split(',').map((row) => row.trim()) : RUN_ORDER;
   const specs = RUN_ORDER.filter((row) => rows.includes(row)).map((row) => PAIRS.find((spec) => spec.row === row)!);
   if (specs.length === 0) {
@@ -192,6 +215,11 @@ async function main(): Promise<number> {
     databasePid: await databaseServerPid(),
     once,
     storeServer,
+    queue: queueSetups(
+      (name, role, extraEnv) => start(name, role, nestApp, extraEnv),
+      once,
+      (step) => cleanups.push(step),
+    ),
   };
 
   const outcomes: PairOutcome[] = [];
@@ -202,7 +230,7 @@ async function main(): Promise<number> {
 
   const report = renderReport(environment, settings, outcomes, quick);
   console.log(`\n${report}\n`);
-  if (!quick && !values.profile && specs.length === PAIRS.length) {
+  if (!quick && !values.profile && !completions && specs.length === PAIRS.length) {
     await writeReport(join(REPO_ROOT, 'BENCHMARKS.md'), report);
     log('table written to BENCHMARKS.md');
   }

@@ -22,7 +22,14 @@ export const ENV = {
   withBgrs: 'BENCH_WITH_BGRS',
   /** The app's result store: unset (files in the result dir), `database`, or `s3:<endpoint>/<bucket>/<prefix>`. */
   store: 'BENCH_STORE',
+  /** Queue mode (rows q1–q3): unset (in-process runs), or `<queue name>:worker` / `<queue name>:api` (accepts only). */
+  queue: 'BENCH_QUEUE',
 } as const;
+
+/** `BENCH_QUEUE` for an instance on queue `name` that runs queued requests (`worker`) or only accepts them (`api`). */
+export function queueEnv(name: string, role: 'api' | 'worker'): string {
+  return `${name}:${role}`;
+}
 
 /** `BENCH_STORE` for an `S3ResultStore` on the S3-compatible server at `endpoint` (`http://127.0.0.1:<port>`). */
 export function s3StoreEnv(endpoint: string, bucket: string, prefix: string): string {
@@ -42,6 +49,9 @@ export function requiredEnv(name: string): string {
 
 /** Connection settings of the benchmark's MariaDB (loopback, root without password). */
 export const MARIADB = { host: '127.0.0.1', port: 3306, user: 'root', password: '' } as const;
+
+/** The benchmark's Redis, for queue mode (loopback, no persistence). */
+export const REDIS = { host: '127.0.0.1', port: 6379 } as const;
 
 /** Called by a server process once it listens. */
 export function announce(port: number, close: () => Promise<void>, stats: () => ServerStats): void {

@@ -2,6 +2,8 @@
  * The Nest app under test, in its own process: with `BgrsModule` (BENCH_WITH_BGRS=1) or, for row 1's baseline,
  * the very same app without it. TypeORM on the benchmark's MariaDB, with a logger that counts the statements.
  * BENCH_STORE keeps the results in S3 or in the database instead of files (rows 5b, 5c), with the stores' defaults.
+ * BENCH_QUEUE puts it in queue mode (rows q1–q3): an instance that only accepts, or a worker (which also listens, but
+ * gets no traffic); its results stay files in the shared result dir, which every instance on this machine reads.
  */
 import 'reflect-metadata';
 import { Controller, Get, Module, Optional, Query, StreamableFile, type DynamicModule } from '@nestjs/common';
@@ -19,7 +21,7 @@ import {
   type BgrsModuleOptions,
 } from 'nestjs-bgrs';
 import type { Logger as TypeOrmLogger } from 'typeorm';
-import { announce, ENV, MARIADB, requiredEnv, S3RVER_CREDENTIALS, type ServerStats } from './ipc.js';
+import { announce, ENV, MARIADB, REDIS, requiredEnv, S3RVER_CREDENTIALS, type ServerStats } from './ipc.js';
 
 const SMALL_BODY = { ok: true, items: [1, 2, 3], name: 'nestjs-bgrs benchmark' };
 const CHUNK = Buffer.alloc(64 * 1024, 'x');
@@ -132,6 +134,15 @@ function resultStoreOption(spec = process.env[ENV.store]): Pick<BgrsModuleOption
   return { resultStore: new S3ResultStore({ bucket, prefix: prefix.join('/'), client }) };
 }
 
+/** BENCH_QUEUE (`<name>:api` or `<name>:worker`) as a `queue` option, with its defaults otherwise. */
+function queueOption(spec = process.env[ENV.queue]): Pick<BgrsModuleOptions, 'queue'> {
+  if (!spec) {
+    return {};
+  }
+  const at = spec.lastIndexOf(':');
+  return { queue: { connection: REDIS, name: spec.slice(0, at), worker: spec.slice(at + 1) === 'worker' } };
+}
+
 function benchAppModule(withBgrs: boolean, counter: QueryCounter): DynamicModule {
   @Module({})
   class BenchAppModule {}
@@ -154,6 +165,7 @@ function benchAppModule(withBgrs: boolean, counter: QueryCounter): DynamicModule
               resultDir: requiredEnv(ENV.resultDir),
               shutdownGraceMs: 1000,
               ...resultStoreOption(),
+              ...queueOption(),
             }),
           ]
         : []),

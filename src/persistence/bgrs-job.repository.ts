@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, In, type EntityManager } from 'typeorm';
 import { BGRS_DATA_SOURCE, BGRS_ENDED_STATUSES, BGRS_RUNNING_STATUSES, BgrsStatusId } from '../bgrs.constants.js';
 import { BgrsJob } from './entities/bgrs-job.entity.js';
+import { WriteBatcher } from './write-batcher.js';
 
 /** A run of a queued request that a worker has just started. */
 export interface StartedRun {
@@ -27,39 +28,63 @@ const JOBS_RELEASED_AT_ONCE = 1000;
 export class BgrsJobRepository {
   constructor(@Inject(BGRS_DATA_SOURCE) private readonly dataSource: DataSource) {}
 
+  /** Runs that start while a start is being written, per worker (one in a process), written together. */
+  private readonly starts = new Map<string, WriteBatcher<string, StartedRun | undefined>>();
+
   /**
    * Starts a run of a request that has not ended: counts it (its attempt), marks the request `processing`, and
    * reads what the run needs. Undefined when the request has ended or is gone (nothing to run). One transaction, so
-   * that two workers that start the same job at once count two attempts and each sees its own.
+   * that two workers that start the same job at once count two attempts and each sees its own. Runs that start
+   * together on this worker share the transaction and its statements: a transaction of four statements per job
+   * was half of the statements of a queued request (bench row q3).
    */
   startRun(rid: string, workerId: string): Promise<StartedRun | undefined> {
-    return this.dataSource.transaction(async (manager: EntityManager) => {
-      const { affected } = await manager.queryRunner!.query(
+    let batcher = this.starts.get(workerId);
+    if (!batcher) {
+      batcher = new WriteBatcher((rids) => this.startMany(rids, workerId));
+      this.starts.set(workerId, batcher);
+    }
+    return batcher.add(rid);
+  }
+
+  private startMany(rids: string[], workerId: string): Promise<Array<StartedRun | undefined>> {
+    const keys = rids.map(() => '?').join(', ');
+    // READ COMMITTED where the driver has it: under REPEATABLE READ the UPDATE of a list of keys locks the gaps
+    // between them too, where acceptances insert their rows, and the two deadlock (as `releaseEnded` below).
+    const readCommitted = this.dataSource.driver.supportedIsolationLevels.includes('READ COMMITTED');
+    const start = async (manager: EntityManager) => {
+      await manager.query(
         'UPDATE bgrs_jobs SET attempt = attempt + 1, worker_id = ? ' +
-          `WHERE rid = ? AND rid IN (SELECT rid FROM bgrs_requests WHERE rid = ? AND status_id IN (${RUNNING}))`,
-        [workerId, rid, rid],
-        true,
+          `WHERE rid IN (${keys}) AND rid IN (SELECT rid FROM bgrs_requests WHERE rid IN (${keys}) ` +
+          `AND status_id IN (${RUNNING}))`,
+        [workerId, ...rids, ...rids],
       );
-      if (!affected) {
-        return undefined;
-      }
       await manager.query(
         `UPDATE bgrs_requests SET status_id = ${BgrsStatusId.Processing} ` +
-          `WHERE rid = ? AND status_id = ${BgrsStatusId.Queued}`,
-        [rid],
+          `WHERE rid IN (${keys}) AND status_id = ${BgrsStatusId.Queued}`,
+        rids,
       );
-      const [row]: Array<{ attempt: number; rerun: number; envelope: Buffer; progress: string }> = await manager.query(
-        'SELECT j.attempt, j.rerun, j.envelope, r.progress FROM bgrs_jobs j ' +
-          'INNER JOIN bgrs_requests r ON r.rid = j.rid WHERE j.rid = ?',
-        [rid],
-      );
-      return {
-        attempt: Number(row.attempt),
-        rerun: Number(row.rerun) === 1,
-        envelope: Buffer.from(row.envelope),
-        progress: Number(row.progress),
-      };
-    });
+      // The rows counted above: an ended request stays ended, so the ones still running are those.
+      const rows: Array<{ rid: string; attempt: number; rerun: number; envelope: Buffer; progress: string }> =
+        await manager.query(
+          'SELECT j.rid, j.attempt, j.rerun, j.envelope, r.progress FROM bgrs_jobs j ' +
+            `INNER JOIN bgrs_requests r ON r.rid = j.rid WHERE j.rid IN (${keys}) AND r.status_id IN (${RUNNING})`,
+          rids,
+        );
+      const byRid = new Map(rows.map((row) => [row.rid, row]));
+      return rids.map((rid) => {
+        const row = byRid.get(rid);
+        return (
+          row && {
+            attempt: Number(row.attempt),
+            rerun: Number(row.rerun) === 1,
+            envelope: Buffer.from(row.envelope),
+            progress: Number(row.progress),
+          }
+        );
+      });
+    };
+    return readCommitted ? this.dataSource.transaction('READ COMMITTED', start) : this.dataSource.transaction(start);
   }
 
   /** Requests of the queue that have not ended, last handed to it before `before` (epoch ms), oldest first. */
@@ -79,16 +104,21 @@ export class BgrsJobRepository {
 
   /**
    * Deletes the rows of requests that have ended, the requests they carried with them: found by a plain read,
-   * deleted by key (as leases are, for the same reason: no gap locks where acceptances insert).
+   * deleted by key under READ COMMITTED where the driver has it (as leases are, for the same reason). Under
+   * REPEATABLE READ the DELETE of a list of keys takes next-key locks, gaps included, where acceptances insert
+   * their rows: the two deadlocked under load (bench rows q2, q3), each time costing an acceptance batch its
+   * transaction and a retry one row at a time.
    */
   async releaseEnded(): Promise<void> {
+    const readCommitted = this.dataSource.driver.supportedIsolationLevels.includes('READ COMMITTED');
     for (;;) {
       const rows: Array<{ rid: string }> = await this.dataSource.query(
         'SELECT j.rid FROM bgrs_jobs j INNER JOIN bgrs_requests r ON r.rid = j.rid ' +
           `WHERE r.status_id IN (${BGRS_ENDED_STATUSES.join(', ')}) LIMIT ${JOBS_RELEASED_AT_ONCE}`,
       );
+      const remove = (manager: EntityManager) => manager.delete(BgrsJob, { rid: In(rows.map((row) => row.rid)) });
       if (rows.length > 0) {
-        await this.dataSource.getRepository(BgrsJob).delete({ rid: In(rows.map((row) => row.rid)) });
+        await (readCommitted ? this.dataSource.transaction('READ COMMITTED', remove) : remove(this.dataSource.manager));
       }
       if (rows.length < JOBS_RELEASED_AT_ONCE) {
         return;
