@@ -5,7 +5,10 @@ import type { BgrsResultHeaders } from '../result-store/bgrs-result-store.interf
 
 type HeaderValue = number | string | string[];
 
-/** Headers of the transfer rather than of the result (`/result` sends its own), and the ETag Express derives. */
+/**
+ * Headers of the transfer rather than of the result (`/result` sends its own), the ETag Express derives, and
+ * Express's `X-Powered-By` (the serving instance sends its own, or none; a worker's replay would keep it).
+ */
 const TRANSFER_HEADERS = new Set([
   'content-type',
   'content-length',
@@ -14,6 +17,7 @@ const TRANSFER_HEADERS = new Set([
   'keep-alive',
   'date',
   'etag',
+  'x-powered-by',
 ]);
 
 /** The headers of a response that are kept with its result: all but the transfer's (and the Content-Type, apart). */
