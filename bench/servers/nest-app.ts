@@ -134,13 +134,19 @@ function resultStoreOption(spec = process.env[ENV.store]): Pick<BgrsModuleOption
   return { resultStore: new S3ResultStore({ bucket, prefix: prefix.join('/'), client }) };
 }
 
-/** BENCH_QUEUE (`<name>:api` or `<name>:worker`) as a `queue` option, with its defaults otherwise. */
-function queueOption(spec = process.env[ENV.queue]): Pick<BgrsModuleOptions, 'queue'> {
+/**
+ * BENCH_QUEUE (`<name>:api` or `<name>:worker`) as a `queue` option, with its defaults otherwise; `maxQueued` is
+ * raised so that row q1's acceptances into a paused queue (several thousand per round) are not refused.
+ */
+function queueOption(spec = process.env[ENV.queue]): Pick<BgrsModuleOptions, 'queue' | 'maxQueued'> {
   if (!spec) {
     return {};
   }
   const at = spec.lastIndexOf(':');
-  return { queue: { connection: REDIS, name: spec.slice(0, at), worker: spec.slice(at + 1) === 'worker' } };
+  return {
+    queue: { connection: REDIS, name: spec.slice(0, at), worker: spec.slice(at + 1) === 'worker' },
+    maxQueued: 1_000_000,
+  };
 }
 
 function benchAppModule(withBgrs: boolean, counter: QueryCounter): DynamicModule {
