@@ -185,6 +185,9 @@ async function main(): Promise<void> {
   const withBgrs = process.env[ENV.withBgrs] === '1';
   const app = await NestFactory.create(benchAppModule(withBgrs, counter), { logger: ['error', 'warn'] });
   await app.listen(0, '127.0.0.1');
+  // Longer than any pause between a client's requests in one round: with Node's 5 s, a kept-alive socket the
+  // measuring client reused after a longer side of q2 was being closed by the server (socket hang up).
+  app.getHttpServer().keepAliveTimeout = 120_000;
   const { port } = app.getHttpServer().address() as AddressInfo;
   announce(
     port,
