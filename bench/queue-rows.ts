@@ -158,7 +158,10 @@ function queueMethod(settings: Settings): string {
     'only accepts (`queue: { worker: false }`) and one or two worker processes (`worker: true`, the defaults ' +
     'otherwise: 32 handlers at once), on a queue of their own per setup, against the in-process app of the other ' +
     'rows; their CPU is that of all the setup’s processes, read from /proc as for the other rows, background work ' +
-    `included (Redis’s own CPU is shown beside it). q2 and q3 are read off the same rounds, ${settings.completions} ` +
+    'included (Redis’s own CPU is shown beside it). q1 times the acceptances with the setup’s queue paused (its ' +
+    'worker process takes no job, as if it ran on a machine of its own), then resumes it and waits, untimed, until ' +
+    'the worker has run them (`maxQueued` is raised so that none is refused); the same instance with its worker ' +
+    `running is measured beside it. q2 and q3 are read off the same rounds, ${settings.completions} ` +
     'completions per side and round as row 3: the three sides (in-process, one worker, two workers) in turn, ' +
     'reversed every other round.'
   );
