@@ -8,7 +8,7 @@
  * --quick    a few seconds per pair, results of 64 MiB; asserts only that every row was measured (exit 1 otherwise).
  * --rows     only these rows (comma separated: 1, 2, 3, 4, 5, 5b, 5c, 6, 7).
  * --profile  runs every server under `node --cpu-prof`; the profiles land in .bench/profiles as
- *            bgrs-app, no-bgrs-app and plain-mysql .cpuprofile (overwritten by the next profiled run);
+ *            bgrs-app, no-bgrs-app, peer-app and plain-mysql .cpuprofile (overwritten by the next profiled run);
  *            summarise one with `node build/bench/profile-top.js <file>`. Figures are slower meanwhile.
  *
  * BENCH_LOG_SQL=1 makes the Nest apps print every SQL statement on stderr.
@@ -144,6 +144,10 @@ async function main(): Promise<number> {
   // In this order: the first runs the migrations, the plain server copies the table they made.
   const bgrs = await start('app with BgrsModule', 'bgrs-app', nestApp, { [ENV.withBgrs]: '1' });
   const noBgrs = await start('app without BgrsModule', 'no-bgrs-app', nestApp, { [ENV.withBgrs]: '0' });
+  const peer = await start('app with an empty interceptor and an AsyncLocalStorage', 'peer-app', nestApp, {
+    [ENV.withBgrs]: '0',
+    [ENV.peer]: '1',
+  });
   const plain = await start(
     'node:http + mysql2',
     'plain-mysql',
@@ -187,7 +191,7 @@ async function main(): Promise<number> {
       };
     });
   const context: BenchContext = {
-    servers: { bgrs, noBgrs, plain },
+    servers: { bgrs, noBgrs, peer, plain },
     database,
     databasePid: await databaseServerPid(),
     once,
