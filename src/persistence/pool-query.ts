@@ -11,7 +11,7 @@ export type PoolQuery = (sql: string, parameters: unknown[]) => Promise<unknown>
 /**
  * `dataSource.query()`, for the hottest reads. On MySQL and MariaDB it goes straight to the driver's pool: TypeORM's
  * `query()` makes a query runner per call (connect, its subscribers' before/after events, release), which cost
- * ≈ 80 µs of CPU per statement here on top of ≈ 50 µs for the pool's own call (BENCHMARKS.md, finding 15). The
+ * ≈ 80 µs of CPU per statement here on top of ≈ 50 µs for the pool's own call (BENCHMARKS.md, finding 17). The
  * statement and its errors still go to TypeORM's logger, and an error is TypeORM's `QueryFailedError`, as with
  * `query()`. Other drivers, and a pool TypeORM does not expose as one (replication), go through `query()`.
  */
