@@ -170,7 +170,7 @@ export function renderReport(
       `load generator share the machine; every server runs in its own process on 127.0.0.1. Load average ` +
       `${environment.loadAverage.toFixed(2)} when the run started.`,
     '',
-    `Method: ${settings.rounds} rounds per pair after a shorter warm-up round, A and B alternating (AB, BA, …), ` +
+    `Method: ${settings.rounds} rounds per pair after a shorter warm-up round, A and B (and the limit C) alternating (AB(C), (C)BA, …), ` +
       `medians; load runs are autocannon, ${settings.connections} keep-alive connections, ${settings.loadSeconds} s; ` +
       `row 3 completes ${settings.completions} background requests per round (${settings.connections} clients, each submitting and polling its request with backoff); row 4 runs ` +
       `${settings.loopIterations.toLocaleString('en-US')} iterations; row 5 stores and reads back ${settings.bigMiB} MiB per round (no warm-up), its RSS sampled every 20 ms, against the median RSS over 1 s of the idle app before any big result; rows 5b and 5c do the same with ${settings.storeMiB} MiB on an app of their own that keeps its results in S3 (s3rver, started by the bench on this machine) or in the database, its idle RSS taken after one small result was stored and read back.`,
