@@ -48,6 +48,8 @@ export interface Servers {
   bgrs: ServerProcess;
   /** The same app without it. */
   noBgrs: ServerProcess;
+  /** The same app without it, with one empty global interceptor and an AsyncLocalStorage in use. */
+  peer: ServerProcess;
   /** node:http + mysql2. */
   plain: ServerProcess;
 }
@@ -71,6 +73,8 @@ export interface BenchContext {
 export interface RoundResult {
   a: number;
   b: number;
+  /** The pair's limit, where it has one (`PairSpec.limit`). */
+  c?: number;
   /** Further figures of the round, by name (e.g. progress writes, non-2xx answers). */
   extra?: Record<string, number>;
 }
@@ -87,6 +91,8 @@ export interface PairSpec {
   measured: string | ((settings: Settings) => string);
   /** What side B is. */
   against: string;
+  /** What the limit column (C, measured in the same rounds) is: no Nest route can beat it. */
+  limit?: string;
   /** Unit of A and B. */
   unit: string;
   /** How the pair is judged: A/B of the medians, or the median of the per-round differences A − B. */
@@ -108,6 +114,17 @@ export interface PairSpec {
 /** Time for background backlogs to drain between measurements. */
 export const SETTLE_TIMEOUT_MS = 180_000;
 
+/** Runs the sides in their order in even rounds, in reverse in odd ones, letting background work drain after each. */
+async function inTurn<T>(context: BenchContext, index: number, sides: Array<() => Promise<T>>): Promise<T[]> {
+  const values: T[] = new Array(sides.length);
+  const order = sides.map((_, at) => at);
+  for (const at of index % 2 === 0 ? order : order.reverse()) {
+    values[at] = await sides[at]();
+    await context.database.settle(SETTLE_TIMEOUT_MS);
+  }
+  return values;
+}
+
 /** Runs A then B in even rounds, B then A in odd ones, letting background work drain after each. */
 async function alternate<A, B>(
   context: BenchContext,
@@ -115,17 +132,8 @@ async function alternate<A, B>(
   a: () => Promise<A>,
   b: () => Promise<B>,
 ): Promise<[A, B]> {
-  const settled = async <T>(side: () => Promise<T>) => {
-    const value = await side();
-    await context.database.settle(SETTLE_TIMEOUT_MS);
-    return value;
-  };
-  if (index % 2 === 0) {
-    const first = await settled(a);
-    return [first, await settled(b)];
-  }
-  const second = await settled(b);
-  return [await settled(a), second];
+  const [first, second] = await inTurn<A | B>(context, index, [a, b]);
+  return [first as A, second as B];
 }
 
 /** What one request cost, on average over a run. */
@@ -182,21 +190,31 @@ interface Target {
   path: string;
 }
 
-/** The same autocannon load on a route of each side: req/s (or p99 latency), and what a request cost. */
-function loadRound(metric: 'rps' | 'p99', a: (s: Servers) => Target, b: (s: Servers) => Target): PairSpec['round'] {
+/**
+ * The same autocannon load on a route of each side (and of the limit `c`, if any): req/s (or p99 latency), and
+ * what a request cost.
+ */
+function loadRound(
+  metric: 'rps' | 'p99',
+  a: (s: Servers) => Target,
+  b: (s: Servers) => Target,
+  c?: (s: Servers) => Target,
+): PairSpec['round'] {
   return async (context, settings, index) => {
     const run = ({ server, path }: Target) =>
       withCosts(context, server, () => load(`${server.url}${path}`, settings.loadSeconds, settings.connections));
-    const [resultA, resultB] = await alternate(
-      context,
-      index,
-      () => run(a(context.servers)),
-      () => run(b(context.servers)),
-    );
+    const sides = [a, b, ...(c ? [c] : [])].map((side) => () => run(side(context.servers)));
+    const [resultA, resultB, resultC] = await inTurn(context, index, sides);
     return {
       a: resultA[metric],
       b: resultB[metric],
-      extra: { 'A non-2xx': resultA.failures, ...costFigures(resultA.costs, resultB.costs) },
+      ...(resultC ? { c: resultC[metric] } : {}),
+      extra: {
+        'A non-2xx': resultA.failures,
+        'B non-2xx': resultB.failures,
+        ...costFigures(resultA.costs, resultB.costs),
+        ...(resultC ? { 'C app CPU ms/req': resultC.costs.appCpuMs } : {}),
+      },
     };
   };
 }
@@ -285,27 +303,35 @@ function storedRssRound(kind: StoreKind): PairSpec['round'] {
 export const PAIRS: PairSpec[] = [
   {
     row: '1',
-    measured: 'foreground req/s of a plain JSON route, app with BgrsModule',
-    against: 'the same app without BgrsModule',
+    measured: 'foreground req/s of a plain JSON route, app with BgrsModule, after background requests have run',
+    against: 'the same app without BgrsModule, with one empty global interceptor and an AsyncLocalStorage in use',
+    limit: 'the bare app (without BgrsModule, no interceptor)',
     unit: 'req/s',
     compare: 'ratio',
     goal: { op: '>=', value: 0.97 },
-    round: loadRound(
-      'rps',
-      (s) => ({ server: s.bgrs, path: '/plain' }),
-      (s) => ({ server: s.noBgrs, path: '/plain' }),
-    ),
+    round: async (context, settings, index) => {
+      // A background request has run, so the module's AsyncLocalStorage is in use (as with --rows 1 alone).
+      await context.once('lookup rid', () => finishedRid(context.servers.bgrs));
+      return loadRound(
+        'rps',
+        (s) => ({ server: s.bgrs, path: '/plain' }),
+        (s) => ({ server: s.peer, path: '/plain' }),
+        (s) => ({ server: s.noBgrs, path: '/plain' }),
+      )(context, settings, index);
+    },
   },
   {
     row: '2',
-    measured: '`?bgrs=yes` acceptances/s (202s), handler returns at once',
-    against: 'node:http + mysql2: one INSERT into a table of the same shape, answers the id',
+    measured: '`?bgrs=yes` acceptances/s (202s), handler returns at once, its background run included',
+    against: 'a route in the same Nest app: one INSERT with mysql2 into a table of the same shape, answers the id',
+    limit: 'node:http + mysql2, the same INSERT',
     unit: 'req/s',
     compare: 'ratio',
     goal: { op: '>=', value: 1.0 },
     round: loadRound(
       'rps',
       (s) => ({ server: s.bgrs, path: '/quick?bgrs=yes' }),
+      (s) => ({ server: s.bgrs, path: '/own/accept' }),
       (s) => ({ server: s.plain, path: '/accept' }),
     ),
   },
@@ -315,7 +341,7 @@ export const PAIRS: PairSpec[] = [
     against: 'foreground req/s of the same route',
     unit: '/s',
     compare: 'ratio',
-    goal: { op: '>=', value: 0.5 },
+    goal: { op: '>=', value: 0.35 },
     round: async (context, settings, index) => {
       const { bgrs } = context.servers;
       const [a, b] = await alternate(
@@ -409,15 +435,18 @@ export const PAIRS: PairSpec[] = [
   {
     row: '6',
     measured: '`GET /bgrs/:rid` req/s',
-    against: 'node:http + mysql2: the same indexed SELECT (joined with the status name)',
+    against:
+      'a route in the same Nest app: the same indexed SELECT (joined with the status name) with mysql2, the same JSON',
+    limit: 'node:http + mysql2, the same SELECT',
     unit: 'req/s',
     compare: 'ratio',
-    goal: { op: '>=', value: 0.9 },
+    goal: { op: '>=', value: 0.95 },
     round: async (context, settings, index) => {
       const rid = await context.once('lookup rid', () => finishedRid(context.servers.bgrs));
       return loadRound(
         'rps',
         (s) => ({ server: s.bgrs, path: `/bgrs/${rid}` }),
+        (s) => ({ server: s.bgrs, path: `/own/lookup/${rid}` }),
         (s) => ({ server: s.plain, path: `/lookup/${rid}` }),
       )(context, settings, index);
     },
@@ -428,7 +457,7 @@ export const PAIRS: PairSpec[] = [
     against: 'p99 of a plain JSON route, same app',
     unit: 'ms',
     compare: 'ratio',
-    goal: { op: '<=', value: 3 },
+    goal: { op: '<=', value: 2 },
     round: loadRound(
       'p99',
       (s) => ({ server: s.bgrs, path: '/quick?bgrs=yes' }),

@@ -52,6 +52,8 @@ export async function collectEnvironment(repoRoot: string, mariadb: string): Pro
 interface Verdict {
   a: number;
   b: number;
+  /** The limit's median, NaN without one. */
+  c: number;
   /** A/B, or the median of A − B. */
   value: number;
   extras: Array<{ label: string; worst: number; goal: Goal; ok: boolean }>;
@@ -67,6 +69,7 @@ function meets(value: number, goal: Goal): boolean {
 export function judge({ spec, rounds }: PairOutcome): Verdict {
   const a = median(rounds.map((round) => round.a));
   const b = median(rounds.map((round) => round.b));
+  const c = median(rounds.map((round) => round.c ?? Number.NaN));
   const value = spec.compare === 'ratio' ? a / b : median(rounds.map((round) => round.a - round.b));
   const extras = (spec.extraGoals ?? []).map((extra) => {
     const worst = Math.max(...rounds.map((round) => round.extra?.[extra.key] ?? Number.NaN));
@@ -77,7 +80,7 @@ export function judge({ spec, rounds }: PairOutcome): Verdict {
     value: median(rounds.map((round) => round.extra?.[key] ?? Number.NaN)),
   }));
   const ok = (spec.goal === undefined || meets(value, spec.goal)) && extras.every((extra) => extra.ok);
-  return { a, b, value, extras, also, ok };
+  return { a, b, c, value, extras, also, ok };
 }
 
 /** Whether every round of a pair produced finite figures. */
@@ -140,24 +143,30 @@ function tableRow(outcome: PairOutcome, settings: Settings): string {
     ...(spec.extraGoals ?? []).map((extra) => `${extra.op === '>=' ? '≥' : '≤'} ${extra.value} ${extra.label}`),
   ].join(', ');
   if (!measured(outcome)) {
-    return `| ${spec.row} | ${side} | — | ${spec.against} | — | not measured: ${outcome.error ?? 'no figures'} | ${goals} | ❌ |`;
+    return `| ${spec.row} | ${side} | — | ${spec.against} | — | not measured: ${outcome.error ?? 'no figures'} | ${goals} | ❌ | ${spec.limit ?? '—'} |`;
   }
   const verdict = judge(outcome);
+  const limit = spec.limit
+    ? `${spec.limit}: ${withUnit(verdict.c, spec.unit)}, A/C ${(verdict.a / verdict.c).toFixed(2)}×`
+    : '—';
   return (
     `| ${spec.row} | ${side} | ${withUnit(verdict.a, spec.unit)} | ${spec.against} | ` +
     `${withUnit(verdict.b, spec.unit)} | ${resultText(verdict, spec)} | ${goals} | ` +
-    `${spec.goal === undefined ? '—' : verdict.ok ? '✅' : '❌'} |`
+    `${spec.goal === undefined ? '—' : verdict.ok ? '✅' : '❌'} | ${limit} |`
   );
 }
 
 function roundsText(outcome: PairOutcome): string {
-  const rounds = outcome.rounds.map((round) => `${number(round.a)} / ${number(round.b)}`);
+  const hasLimit = outcome.rounds.some((round) => round.c !== undefined);
+  const rounds = outcome.rounds.map(
+    (round) => `${number(round.a)} / ${number(round.b)}${hasLimit ? ` / ${number(round.c ?? Number.NaN)}` : ''}`,
+  );
   const keys = [...new Set(outcome.rounds.flatMap((round) => Object.keys(round.extra ?? {})))];
   const extras = keys.map(
     (key) => `${key} ${number(median(outcome.rounds.map((round) => round.extra?.[key] ?? Number.NaN)))}`,
   );
   return (
-    `- row ${outcome.spec.row}: A / B (${outcome.spec.unit}) ${rounds.join(' · ') || '—'}` +
+    `- row ${outcome.spec.row}: A / B${hasLimit ? ' / C' : ''} (${outcome.spec.unit}) ${rounds.join(' · ') || '—'}` +
     (extras.length > 0 ? `; medians: ${extras.join(', ')}` : '')
   );
 }
@@ -184,14 +193,14 @@ export function renderReport(
       `load generator share the machine; every server runs in its own process on 127.0.0.1. Load average ` +
       `${environment.loadAverage.toFixed(2)} when the run started.`,
     '',
-    `Method: ${settings.rounds} rounds per pair after a shorter warm-up round, A and B alternating (AB, BA, …), ` +
+    `Method: ${settings.rounds} rounds per pair after a shorter warm-up round, A and B (and the limit C) alternating (AB(C), (C)BA, …), ` +
       `medians; load runs are autocannon, ${settings.connections} keep-alive connections, ${settings.loadSeconds} s; ` +
       `row 3 completes ${settings.completions} background requests per round (${settings.connections} clients, each submitting and polling its request with backoff); row 4 runs ` +
       `${settings.loopIterations.toLocaleString('en-US')} iterations; row 5 stores and reads back ${settings.bigMiB} MiB per round (no warm-up), its RSS sampled every 20 ms, against the median RSS over 1 s of the idle app before any big result; rows 5b and 5c do the same with ${settings.storeMiB} MiB on an app of their own that keeps its results in S3 (s3rver, started by the bench on this machine) or in the database, its idle RSS taken after one small result was stored and read back.` +
       [...methods].map((method) => ` ${method}`).join(''),
     '',
-    '| # | measured (A) | A | against (B) | B | result | goal | met |',
-    '|---|---|---|---|---|---|---|---|',
+    '| # | measured (A) | A | against (B) | B | result | goal | met | limit (C), same run |',
+    '|---|---|---|---|---|---|---|---|---|',
     ...sorted.map((outcome) => tableRow(outcome, settings)),
     '',
     'Per round, and the medians of further figures (per request: SQL statements the server sent, CPU ms of the ' +

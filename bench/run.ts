@@ -11,7 +11,7 @@
  * --completions N  background requests per completions run (rows 3, q2, q3) instead of 3000, for a loaded
  *            machine where 3000 take minutes; such a run prints only.
  * --profile  runs every server under `node --cpu-prof`; the profiles land in .bench/profiles as
- *            bgrs-app, no-bgrs-app and plain-mysql .cpuprofile, and for the queue rows queue-api-1w,
+ *            bgrs-app, no-bgrs-app, peer-app and plain-mysql .cpuprofile, and for the queue rows queue-api-1w,
  *            queue-worker-1w-1, queue-api-2w, queue-worker-2w-{1,2} (overwritten by the next profiled run);
  *            summarise one with `node build/bench/profile-top.js <file>`. Figures are slower meanwhile.
  *
@@ -167,6 +167,10 @@ async function main(): Promise<number> {
   // In this order: the first runs the migrations, the plain server copies the table they made.
   const bgrs = await start('app with BgrsModule', 'bgrs-app', nestApp, { [ENV.withBgrs]: '1' });
   const noBgrs = await start('app without BgrsModule', 'no-bgrs-app', nestApp, { [ENV.withBgrs]: '0' });
+  const peer = await start('app with an empty interceptor and an AsyncLocalStorage', 'peer-app', nestApp, {
+    [ENV.withBgrs]: '0',
+    [ENV.peer]: '1',
+  });
   const plain = await start(
     'node:http + mysql2',
     'plain-mysql',
@@ -210,7 +214,7 @@ async function main(): Promise<number> {
       };
     });
   const context: BenchContext = {
-    servers: { bgrs, noBgrs, plain },
+    servers: { bgrs, noBgrs, peer, plain },
     database,
     databasePid: await databaseServerPid(),
     once,

@@ -20,6 +20,8 @@ export const ENV = {
   database: 'BENCH_DATABASE',
   resultDir: 'BENCH_RESULT_DIR',
   withBgrs: 'BENCH_WITH_BGRS',
+  /** Without BgrsModule: `1` adds one empty global interceptor and an AsyncLocalStorage in use (row 1's peer). */
+  peer: 'BENCH_PEER',
   /** The app's result store: unset (files in the result dir), `database`, or `s3:<endpoint>/<bucket>/<prefix>`. */
   store: 'BENCH_STORE',
   /** Queue mode (rows q1–q3): unset (in-process runs), or `<queue name>:worker` / `<queue name>:api` (accepts only). */

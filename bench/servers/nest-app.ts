@@ -1,16 +1,41 @@
 /**
- * The Nest app under test, in its own process: with `BgrsModule` (BENCH_WITH_BGRS=1) or, for row 1's baseline,
- * the very same app without it. TypeORM on the benchmark's MariaDB, with a logger that counts the statements.
+ * The Nest app under test, in its own process: with `BgrsModule` (BENCH_WITH_BGRS=1) or, for row 1's baselines,
+ * the very same app without it (BENCH_WITH_BGRS=0): bare, or (BENCH_PEER=1) with what any module with a global
+ * interceptor and a request context costs (nestjs-cls, throttler): one empty global interceptor and an
+ * `AsyncLocalStorage` in use. TypeORM on the benchmark's MariaDB, with a logger that counts the statements.
+ * Every variant also has the routes a Nest developer would write by hand with mysql2 (`/own/…`, rows 2 and 6).
  * BENCH_STORE keeps the results in S3 or in the database instead of files (rows 5b, 5c), with the stores' defaults.
  * BENCH_QUEUE puts it in queue mode (rows q1–q3): an instance that only accepts, or a worker (which also listens, but
  * gets no traffic); its results stay files in the shared result dir, which every instance on this machine reads.
  */
 import 'reflect-metadata';
-import { Controller, Get, Module, Optional, Query, StreamableFile, type DynamicModule } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import {
+  BadRequestException,
+  Controller,
+  Get,
+  Header,
+  HttpCode,
+  Injectable,
+  Module,
+  NotFoundException,
+  Optional,
+  Param,
+  Query,
+  Res,
+  StreamableFile,
+  type CallHandler,
+  type DynamicModule,
+  type ExecutionContext,
+  type NestInterceptor,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import type { Response } from 'express';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
+import type { Observable } from 'rxjs';
 import {
   BackgroundCapable,
   BgrsModule,
@@ -21,6 +46,7 @@ import {
   type BgrsModuleOptions,
 } from 'nestjs-bgrs';
 import type { Logger as TypeOrmLogger } from 'typeorm';
+import { createPool, insertRequest, lookupRows, RID } from './hand-written-sql.js';
 import { announce, ENV, MARIADB, REDIS, requiredEnv, S3RVER_CREDENTIALS, type ServerStats } from './ipc.js';
 
 const SMALL_BODY = { ok: true, items: [1, 2, 3], name: 'nestjs-bgrs benchmark' };
@@ -58,6 +84,56 @@ class QueryCounter implements TypeOrmLogger {
     if (level === 'warn') {
       console.error(`typeorm: ${String(message)}`);
     }
+  }
+}
+
+/** The peer app's global interceptor: does nothing, as the cheapest one a module could register. */
+@Injectable()
+class EmptyInterceptor implements NestInterceptor {
+  intercept(_context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    return next.handle();
+  }
+}
+
+/** The mysql2 pool of the hand-written routes, beside TypeORM's own (10 connections each). */
+@Injectable()
+class HandWrittenPool implements OnApplicationShutdown {
+  readonly pool = createPool(requiredEnv(ENV.database));
+
+  onApplicationShutdown(): Promise<void> {
+    return this.pool.end();
+  }
+}
+
+/** The routes a Nest developer would write by hand for rows 2 and 6: mysql2, no BgrsModule code. */
+@Controller('own')
+class HandWrittenController {
+  constructor(
+    private readonly sql: HandWrittenPool,
+    private readonly counter: QueryCounter,
+  ) {}
+
+  /** Row 2's B: INSERTs one row of the shape of an acceptance's, answers `202 {"request": rid}` and a Location. */
+  @Get('accept')
+  @HttpCode(202)
+  async accept(@Res({ passthrough: true }) response: Response) {
+    const rid = await insertRequest(this.sql.pool, this.counter.stats, '/own/accept');
+    response.setHeader('Location', `/own/lookup/${rid}`);
+    return { request: rid };
+  }
+
+  /** Row 6's B: the lookup's indexed SELECT, answered as the same JSON. */
+  @Get('lookup/:rid')
+  @Header('Cache-Control', 'no-store')
+  async lookup(@Param('rid') rid: string) {
+    if (!RID.test(rid)) {
+      throw new BadRequestException('Not a request id');
+    }
+    const rows = await lookupRows(this.sql.pool, this.counter.stats, rid);
+    if (rows.length === 0) {
+      throw new NotFoundException();
+    }
+    return rows;
   }
 }
 
@@ -149,7 +225,13 @@ function queueOption(spec = process.env[ENV.queue]): Pick<BgrsModuleOptions, 'qu
   };
 }
 
-function benchAppModule(withBgrs: boolean, counter: QueryCounter): DynamicModule {
+/**
+ * The peer's request context. One `run` enables it for good: from then on Node 20 runs its async hooks for every
+ * promise of the process, as in the app with BgrsModule once a background request has run.
+ */
+const requestContext = new AsyncLocalStorage<object>();
+
+function benchAppModule(withBgrs: boolean, peer: boolean, counter: QueryCounter): DynamicModule {
   @Module({})
   class BenchAppModule {}
   return {
@@ -176,14 +258,23 @@ function benchAppModule(withBgrs: boolean, counter: QueryCounter): DynamicModule
           ]
         : []),
     ],
-    controllers: [BenchController],
+    controllers: [BenchController, HandWrittenController],
+    providers: [
+      HandWrittenPool,
+      { provide: QueryCounter, useValue: counter },
+      ...(peer ? [{ provide: APP_INTERCEPTOR, useClass: EmptyInterceptor }] : []),
+    ],
   };
 }
 
 async function main(): Promise<void> {
   const counter = new QueryCounter();
   const withBgrs = process.env[ENV.withBgrs] === '1';
-  const app = await NestFactory.create(benchAppModule(withBgrs, counter), { logger: ['error', 'warn'] });
+  const peer = process.env[ENV.peer] === '1';
+  if (peer) {
+    requestContext.run({}, () => undefined);
+  }
+  const app = await NestFactory.create(benchAppModule(withBgrs, peer, counter), { logger: ['error', 'warn'] });
   await app.listen(0, '127.0.0.1');
   // Longer than any pause between a client's requests in one round: with Node's 5 s, a kept-alive socket the
   // measuring client reused after a longer side of q2 was being closed by the server (socket hang up).

@@ -1,6 +1,6 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { toLookupError } from './bgrs-lookup-errors.interceptor.js';
+import { toLookupError } from './bgrs-lookup-errors.js';
 import { BgrsParseRidPipe } from './bgrs-parse-rid.pipe.js';
 import { BgrsVisibleRequests } from './bgrs-visible-requests.service.js';
 

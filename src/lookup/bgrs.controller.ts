@@ -12,8 +12,8 @@ import {
   Req,
   Res,
   UseGuards,
-  UseInterceptors,
 } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import {
   BGRS_DEFAULT_PATH,
   BGRS_OPTIONS,
@@ -33,7 +33,7 @@ import { BgrsInProcessRunner } from '../run/in-process/bgrs-in-process.runner.js
 import { BgrsQueueService } from '../run/queue/bgrs-queue.service.js';
 import { BgrsQueueWorker } from '../run/queue/bgrs-queue.worker.js';
 import type { BgrsRequest } from '../persistence/entities/bgrs-request.entity.js';
-import { BgrsLookupErrorsInterceptor } from './bgrs-lookup-errors.interceptor.js';
+import { mappingLookupErrors } from './bgrs-lookup-errors.js';
 import { BgrsLookupResponder } from './bgrs-lookup-responder.service.js';
 import { BgrsParseRidPipe } from './bgrs-parse-rid.pipe.js';
 import { BgrsVisibleRequests } from './bgrs-visible-requests.service.js';
@@ -56,7 +56,6 @@ const BODILESS_STATUSES = new Set([204, 304]);
  */
 @Controller(BGRS_DEFAULT_PATH)
 @UseGuards(BgrsAccessGuard)
-@UseInterceptors(BgrsLookupErrorsInterceptor)
 @ApiBgrsTags()
 export class BgrsController {
   constructor(
@@ -71,6 +70,7 @@ export class BgrsController {
     @Inject(BGRS_OPTIONS) private readonly options: ResolvedBgrsOptions,
     private readonly presenter: BgrsRecordPresenter,
     private readonly respond: BgrsLookupResponder,
+    private readonly adapterHost: HttpAdapterHost,
   ) {}
 
   /**
@@ -80,54 +80,60 @@ export class BgrsController {
   @Get()
   @ApiBgrsLookup("The caller's background requests, newest first", 'records')
   @Header('Cache-Control', 'no-store')
-  async findMine(
+  findMine(
     @Req() caller: unknown,
     @Res() response: unknown,
     @Query('status') status?: string,
     @Query('limit') limit?: string,
     @Query('before') before?: string,
   ): Promise<void> {
-    const userId = callerIdOf(this.options, caller);
-    const page = {
-      statusId: status === undefined ? undefined : this.statusIdOf(status),
-      limit: limit === undefined ? DEFAULT_PAGE : this.integerIn('limit', limit, 1, MAX_PAGE),
-      beforeId: before === undefined ? undefined : this.integerIn('before', before, 1, MAX_ID),
-    };
-    // An anonymous caller owns nothing it could be shown.
-    const requests = userId === null ? [] : await this.repository.findByUser(userId, page);
-    this.respond.json(
-      response,
-      requests.map((request) => this.presenter.request(request)),
-    );
+    return mappingLookupErrors(response, this.adapterHost, async () => {
+      const userId = callerIdOf(this.options, caller);
+      const page = {
+        statusId: status === undefined ? undefined : this.statusIdOf(status),
+        limit: limit === undefined ? DEFAULT_PAGE : this.integerIn('limit', limit, 1, MAX_PAGE),
+        beforeId: before === undefined ? undefined : this.integerIn('before', before, 1, MAX_ID),
+      };
+      // An anonymous caller owns nothing it could be shown.
+      const requests = userId === null ? [] : await this.repository.findByUser(userId, page);
+      this.respond.json(
+        response,
+        requests.map((request) => this.presenter.request(request)),
+      );
+    });
   }
 
   /** The record of a background request, joined with its status name. */
   @Get(':rid')
   @ApiBgrsLookup('A background request', 'record')
   @Header('Cache-Control', 'no-store')
-  async findOne(
+  findOne(
     @Param('rid', BgrsParseRidPipe) rid: string,
     @Req() caller: unknown,
     @Res() response: unknown,
   ): Promise<void> {
-    this.respond.json(response, [this.presenter.request(await this.visible.find(rid, caller))]);
+    return mappingLookupErrors(response, this.adapterHost, async () => {
+      this.respond.json(response, [this.presenter.request(await this.visible.find(rid, caller))]);
+    });
   }
 
   /** Its progress messages, oldest first. */
   @Get(':rid/details')
   @ApiBgrsLookup('Progress messages of a background request', 'details')
   @Header('Cache-Control', 'no-store')
-  async findDetails(
+  findDetails(
     @Param('rid', BgrsParseRidPipe) rid: string,
     @Req() caller: unknown,
     @Res() response: unknown,
   ): Promise<void> {
-    await this.visible.find(rid, caller);
-    const details = await this.repository.findDetails(rid);
-    this.respond.json(
-      response,
-      details.map((detail) => this.presenter.detail(detail)),
-    );
+    return mappingLookupErrors(response, this.adapterHost, async () => {
+      await this.visible.find(rid, caller);
+      const details = await this.repository.findDetails(rid);
+      this.respond.json(
+        response,
+        details.map((detail) => this.presenter.detail(detail)),
+      );
+    });
   }
 
   /**
@@ -137,36 +143,40 @@ export class BgrsController {
   @Get(':rid/events')
   @ApiBgrsLookup('Live progress of a background request', 'events')
   @UseGuards(BgrsWatchedRequestGuard)
-  async watch(@Req() caller: { [WATCHED_REQUEST]: BgrsRequest }, @Res() response: unknown): Promise<void> {
-    await this.respond.events(caller, response, await this.events.watch(caller[WATCHED_REQUEST]));
+  watch(@Req() caller: { [WATCHED_REQUEST]: BgrsRequest }, @Res() response: unknown): Promise<void> {
+    return mappingLookupErrors(response, this.adapterHost, async () => {
+      await this.respond.events(caller, response, await this.events.watch(caller[WATCHED_REQUEST]));
+    });
   }
 
   /** The original response, replayed: its status, Content-Type, headers and bytes, streamed from the store. */
   @Get(':rid/result')
   @ApiBgrsLookup('The result of a background request', 'result')
-  async findResult(
+  findResult(
     @Param('rid', BgrsParseRidPipe) rid: string,
     @Req() caller: unknown,
     @Res() response: unknown,
   ): Promise<void> {
-    const request = await this.visible.find(rid, caller);
-    if (request.statusId !== BgrsStatusId.Finished || !request.result) {
-      throw this.conflict(request, BGRS_MESSAGES.resultNotAvailable);
-    }
-    const stored = await this.store.open(request.result).catch(() => {
-      throw new GoneException(BGRS_MESSAGES.resultGone(rid));
+    return mappingLookupErrors(response, this.adapterHost, async () => {
+      const request = await this.visible.find(rid, caller);
+      if (request.statusId !== BgrsStatusId.Finished || !request.result) {
+        throw this.conflict(request, BGRS_MESSAGES.resultNotAvailable);
+      }
+      const stored = await this.store.open(request.result).catch(() => {
+        throw new GoneException(BGRS_MESSAGES.resultGone(rid));
+      });
+      const status = request.httpStatus ?? 200;
+      const headers = {
+        ...stored.headers,
+        ...(request.contentType ? { 'Content-Type': request.contentType } : {}),
+        ...(BODILESS_STATUSES.has(status) ? {} : { 'Content-Length': String(stored.size) }),
+      };
+      // A client that goes away mid-stream is no error of ours.
+      await this.platform
+        .get()
+        .replay(response, status, headers, stored.body)
+        .catch(() => stored.body.destroy());
     });
-    const status = request.httpStatus ?? 200;
-    const headers = {
-      ...stored.headers,
-      ...(request.contentType ? { 'Content-Type': request.contentType } : {}),
-      ...(BODILESS_STATUSES.has(status) ? {} : { 'Content-Length': String(stored.size) }),
-    };
-    // A client that goes away mid-stream is no error of ours.
-    await this.platform
-      .get()
-      .replay(response, status, headers, stored.body)
-      .catch(() => stored.body.destroy());
   }
 
   /**
@@ -175,31 +185,29 @@ export class BgrsController {
    */
   @Delete(':rid')
   @ApiBgrsLookup('Cancel a background request', 'record')
-  async cancel(
-    @Param('rid', BgrsParseRidPipe) rid: string,
-    @Req() caller: unknown,
-    @Res() response: unknown,
-  ): Promise<void> {
-    const request = await this.visible.find(rid, caller);
-    if (
-      request.statusId !== BgrsStatusId.Cancelled &&
-      (await this.repository.cancel(rid, BGRS_MESSAGES.cancelledByClient))
-    ) {
-      // Here at once; on another instance at its next heartbeat. A job no worker runs yet never runs.
-      this.runner.cancel(rid);
-      this.worker.stopEnded(rid, BgrsStatusId.Cancelled);
-      if (this.queue.enabled) {
-        await this.queue.remove(rid);
+  cancel(@Param('rid', BgrsParseRidPipe) rid: string, @Req() caller: unknown, @Res() response: unknown): Promise<void> {
+    return mappingLookupErrors(response, this.adapterHost, async () => {
+      const request = await this.visible.find(rid, caller);
+      if (
+        request.statusId !== BgrsStatusId.Cancelled &&
+        (await this.repository.cancel(rid, BGRS_MESSAGES.cancelledByClient))
+      ) {
+        // Here at once; on another instance at its next heartbeat. A job no worker runs yet never runs.
+        this.runner.cancel(rid);
+        this.worker.stopEnded(rid, BgrsStatusId.Cancelled);
+        if (this.queue.enabled) {
+          await this.queue.remove(rid);
+        }
       }
-    }
-    // A request that was cancelled already cannot have changed since it was read.
-    const current =
-      request.statusId === BgrsStatusId.Cancelled ? request : ((await this.repository.findOne(rid)) ?? request);
-    // Another DELETE may have won the race: cancelled is cancelled.
-    if (current.statusId !== BgrsStatusId.Cancelled) {
-      throw this.conflict(current, BGRS_MESSAGES.alreadyEnded);
-    }
-    this.respond.json(response, [this.presenter.request(current)]);
+      // A request that was cancelled already cannot have changed since it was read.
+      const current =
+        request.statusId === BgrsStatusId.Cancelled ? request : ((await this.repository.findOne(rid)) ?? request);
+      // Another DELETE may have won the race: cancelled is cancelled.
+      if (current.statusId !== BgrsStatusId.Cancelled) {
+        throw this.conflict(current, BGRS_MESSAGES.alreadyEnded);
+      }
+      this.respond.json(response, [this.presenter.request(current)]);
+    });
   }
 
   private statusIdOf(name: string): BgrsStatusId {

@@ -15,6 +15,7 @@ import { BgrsOwner } from './entities/bgrs-owner.entity.js';
 import { BgrsRequest } from './entities/bgrs-request.entity.js';
 import { BgrsStatus } from './entities/bgrs-status.entity.js';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
+import { poolQueryOf, type PoolQuery } from './pool-query.js';
 import { WriteBatcher } from './write-batcher.js';
 
 /** `?, ?, ?`: `count` placeholders. */
@@ -129,6 +130,7 @@ export class BgrsRequestRepository {
     (lists) => this.insertDetailsWith(this.dataSource.manager, lists.flat()),
     20,
   );
+  private readonly poolQuery: PoolQuery;
 
   constructor(@Inject(BGRS_DATA_SOURCE) private readonly dataSource: DataSource) {
     this.requests = dataSource.getRepository(BgrsRequest);
@@ -137,6 +139,7 @@ export class BgrsRequestRepository {
     this.owners = dataSource.getRepository(BgrsOwner);
     const columnOf = (property: string) => this.requests.metadata.findColumnWithPropertyName(property)!;
     this.dateColumns = { createdDt: columnOf('createdDt'), finishedDt: columnOf('finishedDt') };
+    this.poolQuery = poolQueryOf(dataSource);
   }
 
   /** Records an accepted request together with its lease or its job: all land, or none. */
@@ -331,10 +334,10 @@ export class BgrsRequestRepository {
 
   /**
    * The hottest read (every poll): one constant, parameterised statement, its row hydrated by the driver, without
-   * TypeORM building the query each time.
+   * TypeORM building the query each time, on the driver's pool where it can (`poolQueryOf`).
    */
   async findOne(rid: string): Promise<BgrsRequest | null> {
-    const [row] = (await this.dataSource.query(LOOKUP_SQL, [rid])) as Array<Record<string, unknown>>;
+    const [row] = (await this.poolQuery(LOOKUP_SQL, [rid])) as Array<Record<string, unknown>>;
     if (!row) {
       return null;
     }

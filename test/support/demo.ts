@@ -45,15 +45,7 @@ export async function startDemo(cwd: string, env: NodeJS.ProcessEnv = {}): Promi
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
   const http = supertest(`http://127.0.0.1:${port}`);
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
-    }
-  };
+  const stop = () => stopChild(child);
   try {
     await eventually(
       'the demo to answer GET /v2.5/users/me',
@@ -69,4 +61,51 @@ export async function startDemo(cwd: string, env: NodeJS.ProcessEnv = {}): Promi
     throw error;
   }
   return { child, http, output: () => output, stop };
+}
+
+/** A queue worker of the demo as `npm run worker` runs it (`node build/demo/worker.js`), in a folder of its own. */
+export interface RunningDemoWorker {
+  child: ChildProcess;
+  /** Its stdout and stderr so far. */
+  output(): string;
+  /** SIGTERM, then SIGKILL if it takes more than 15 s; nothing when it has exited already. */
+  stop(): Promise<void>;
+}
+
+/** Starts the demo's worker in `cwd` with `env` added to the test's environment, and waits until it says it is ready. */
+export async function startDemoWorker(cwd: string, env: NodeJS.ProcessEnv): Promise<RunningDemoWorker> {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'build/demo/worker.js')], {
+    cwd,
+    env: { ...process.env, DEMO_REPORT_MONTH_MS: '1', DEMO_IMPORT_ROW_MS: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const stop = () => stopChild(child);
+  try {
+    await eventually(
+      'the demo worker to be ready',
+      async () => {
+        assert.equal(child.exitCode, null, `the demo worker exited with ${child.exitCode}:\n${output}`);
+        return output.includes('worker ready') ? true : undefined;
+      },
+      { describeLast: () => output.slice(-2000) },
+    );
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { child, output: () => output, stop };
+}
+
+/** SIGTERM, then SIGKILL if the child takes more than 15 s; nothing when it has exited already. */
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(timer);
+  }
 }
