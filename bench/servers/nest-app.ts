@@ -210,13 +210,19 @@ function resultStoreOption(spec = process.env[ENV.store]): Pick<BgrsModuleOption
   return { resultStore: new S3ResultStore({ bucket, prefix: prefix.join('/'), client }) };
 }
 
-/** BENCH_QUEUE (`<name>:api` or `<name>:worker`) as a `queue` option, with its defaults otherwise. */
-function queueOption(spec = process.env[ENV.queue]): Pick<BgrsModuleOptions, 'queue'> {
+/**
+ * BENCH_QUEUE (`<name>:api` or `<name>:worker`) as a `queue` option, with its defaults otherwise; `maxQueued` is
+ * raised so that row q1's acceptances into a paused queue (several thousand per round) are not refused.
+ */
+function queueOption(spec = process.env[ENV.queue]): Pick<BgrsModuleOptions, 'queue' | 'maxQueued'> {
   if (!spec) {
     return {};
   }
   const at = spec.lastIndexOf(':');
-  return { queue: { connection: REDIS, name: spec.slice(0, at), worker: spec.slice(at + 1) === 'worker' } };
+  return {
+    queue: { connection: REDIS, name: spec.slice(0, at), worker: spec.slice(at + 1) === 'worker' },
+    maxQueued: 1_000_000,
+  };
 }
 
 /**
@@ -270,6 +276,9 @@ async function main(): Promise<void> {
   }
   const app = await NestFactory.create(benchAppModule(withBgrs, peer, counter), { logger: ['error', 'warn'] });
   await app.listen(0, '127.0.0.1');
+  // Longer than any pause between a client's requests in one round: with Node's 5 s, a kept-alive socket the
+  // measuring client reused after a longer side of q2 was being closed by the server (socket hang up).
+  app.getHttpServer().keepAliveTimeout = 120_000;
   const { port } = app.getHttpServer().address() as AddressInfo;
   announce(
     port,

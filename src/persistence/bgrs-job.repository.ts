@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, In, type EntityManager } from 'typeorm';
 import { BGRS_DATA_SOURCE, BGRS_ENDED_STATUSES, BGRS_RUNNING_STATUSES, BgrsStatusId } from '../bgrs.constants.js';
+import { fitDetails } from '../progress/progress-values.js';
+import { BgrsRequestRepository } from './bgrs-request.repository.js';
 import { BgrsJob } from './entities/bgrs-job.entity.js';
 import { WriteBatcher } from './write-batcher.js';
 
@@ -16,6 +18,12 @@ export interface StartedRun {
   progress: number;
 }
 
+/** A worker starting runs: the details row of each run it starts (none for one it will not run). */
+export interface RunStarter {
+  workerId: string;
+  detailOf(run: StartedRun): string | undefined;
+}
+
 const RUNNING = BGRS_RUNNING_STATUSES.join(', ');
 const JOBS_RELEASED_AT_ONCE = 1000;
 
@@ -26,28 +34,32 @@ const JOBS_RELEASED_AT_ONCE = 1000;
  */
 @Injectable()
 export class BgrsJobRepository {
-  constructor(@Inject(BGRS_DATA_SOURCE) private readonly dataSource: DataSource) {}
+  constructor(
+    @Inject(BGRS_DATA_SOURCE) private readonly dataSource: DataSource,
+    private readonly requests: BgrsRequestRepository,
+  ) {}
 
   /** Runs that start while a start is being written, per worker (one in a process), written together. */
   private readonly starts = new Map<string, WriteBatcher<string, StartedRun | undefined>>();
 
   /**
-   * Starts a run of a request that has not ended: counts it (its attempt), marks the request `processing`, and
-   * reads what the run needs. Undefined when the request has ended or is gone (nothing to run). One transaction, so
+   * Starts a run of a request that has not ended: counts it (its attempt), marks the request `processing`, reads
+   * what the run needs and writes the details row that `starter` gives it. Undefined when the request has ended or is gone (nothing to run). One transaction, so
    * that two workers that start the same job at once count two attempts and each sees its own. Runs that start
    * together on this worker share the transaction and its statements: a transaction of four statements per job
    * was half of the statements of a queued request (bench row q3).
    */
-  startRun(rid: string, workerId: string): Promise<StartedRun | undefined> {
-    let batcher = this.starts.get(workerId);
+  startRun(rid: string, starter: RunStarter): Promise<StartedRun | undefined> {
+    let batcher = this.starts.get(starter.workerId);
     if (!batcher) {
-      batcher = new WriteBatcher((rids) => this.startMany(rids, workerId));
-      this.starts.set(workerId, batcher);
+      batcher = new WriteBatcher((rids) => this.startMany(rids, starter));
+      this.starts.set(starter.workerId, batcher);
     }
     return batcher.add(rid);
   }
 
-  private startMany(rids: string[], workerId: string): Promise<Array<StartedRun | undefined>> {
+  private startMany(rids: string[], starter: RunStarter): Promise<Array<StartedRun | undefined>> {
+    const { workerId } = starter;
     const keys = rids.map(() => '?').join(', ');
     // READ COMMITTED where the driver has it: under REPEATABLE READ the UPDATE of a list of keys locks the gaps
     // between them too, where acceptances insert their rows, and the two deadlock (as `releaseEnded` below).
@@ -72,7 +84,7 @@ export class BgrsJobRepository {
           rids,
         );
       const byRid = new Map(rows.map((row) => [row.rid, row]));
-      return rids.map((rid) => {
+      const started = rids.map((rid) => {
         const row = byRid.get(rid);
         return (
           row && {
@@ -83,6 +95,17 @@ export class BgrsJobRepository {
           }
         );
       });
+      // With the start, not by the run's progress buffer: that row was written after the handler, on the way to the
+      // run's final write (bench row q3: a write of its own on each queued request's path to `finished`).
+      const at = new Date();
+      const details = rids.flatMap((rid, i) => {
+        const text = started[i] && starter.detailOf(started[i]);
+        return text === undefined ? [] : [{ rid, at, details: fitDetails(text) }];
+      });
+      if (details.length > 0) {
+        await this.requests.insertDetailsWith(manager, details);
+      }
+      return started;
     };
     return readCommitted ? this.dataSource.transaction('READ COMMITTED', start) : this.dataSource.transaction(start);
   }

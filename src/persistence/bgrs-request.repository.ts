@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource, In, IsNull, LessThan, MoreThan, Not, type Repository } from 'typeorm';
+import { DataSource, In, IsNull, LessThan, MoreThan, Not, type EntityManager, type Repository } from 'typeorm';
 import {
   BGRS_CONTENT_TYPE_MAX_LENGTH,
   BGRS_DATA_SOURCE,
@@ -126,7 +126,10 @@ export class BgrsRequestRepository {
   });
   private readonly outcomes = new WriteBatcher<BgrsOutcomeRecord, boolean>((outcomes) => this.finishMany(outcomes));
   /** Lists of details; a few at a time, as a run may hand over up to a thousand rows at once. */
-  private readonly detailWrites = new WriteBatcher<NewBgrsDetail[]>((lists) => this.insertDetails(lists.flat()), 20);
+  private readonly detailWrites = new WriteBatcher<NewBgrsDetail[]>(
+    (lists) => this.insertDetailsWith(this.dataSource.manager, lists.flat()),
+    20,
+  );
   private readonly poolQuery: PoolQuery;
 
   constructor(@Inject(BGRS_DATA_SOURCE) private readonly dataSource: DataSource) {
@@ -207,9 +210,10 @@ export class BgrsRequestRepository {
     }
   }
 
-  private async insertDetails(rows: NewBgrsDetail[]): Promise<void> {
+  /** One INSERT of details rows, in the transaction of `manager` (a queue worker's start writes them with it). */
+  async insertDetailsWith(manager: EntityManager, rows: NewBgrsDetail[]): Promise<void> {
     const dt = this.details.metadata.findColumnWithPropertyName('dt')!;
-    await this.dataSource.query(
+    await manager.query(
       `INSERT INTO bgrs_details (rid, dt, details) VALUES ${rowsOf(rows, 3)}`,
       rows.flatMap((row) => [
         row.rid,

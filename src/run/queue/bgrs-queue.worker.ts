@@ -7,7 +7,7 @@ import { BackgroundRun } from '../../accept/background-run.js';
 import { BGRS_INSTANCE_ID, BGRS_OPTIONS, BgrsStatusId } from '../../bgrs.constants.js';
 import { BGRS_MESSAGES } from '../../bgrs.messages.js';
 import type { ResolvedBgrsOptions } from '../../options/bgrs-options.js';
-import { BgrsJobRepository, type StartedRun } from '../../persistence/bgrs-job.repository.js';
+import { BgrsJobRepository, type RunStarter, type StartedRun } from '../../persistence/bgrs-job.repository.js';
 import { BgrsRequestRepository } from '../../persistence/bgrs-request.repository.js';
 import { ProgressBuffer } from '../../progress/progress-buffer.js';
 import { isRid } from '../../util/rid.js';
@@ -59,6 +59,16 @@ export class BgrsQueueWorker implements OnApplicationBootstrap {
   private graceOver = false;
   /** Shown in the details rows of the runs: which instance ran a request. */
   private readonly name = `${hostname()}#${process.pid}`;
+  /** Its runs start with a details row saying where, written with the start (none for a run it fails at once). */
+  private readonly starter: RunStarter = {
+    workerId: this.instanceId,
+    detailOf: ({ attempt, rerun }) => {
+      if (attempt === 1) {
+        return BGRS_MESSAGES.runStarted(this.name, attempt);
+      }
+      return rerun ? BGRS_MESSAGES.runAgain(this.name, attempt) : undefined;
+    },
+  };
 
   constructor(
     @Inject(BGRS_OPTIONS) private readonly options: ResolvedBgrsOptions,
@@ -154,7 +164,7 @@ export class BgrsQueueWorker implements OnApplicationBootstrap {
     }
     let started: StartedRun | undefined;
     try {
-      started = await this.jobs.startRun(rid, this.instanceId);
+      started = await this.jobs.startRun(rid, this.starter);
     } catch (error) {
       this.logger.warn(`${rid}: not started, the database is away: ${(error as Error).message}`);
       await job.moveToDelayed(Date.now() + RETRY_LATER_MS, token);
@@ -181,9 +191,6 @@ export class BgrsQueueWorker implements OnApplicationBootstrap {
     const { attempt } = started;
     const progress = new ProgressBuffer(rid, this.repository, this.options.progressIntervalMs, started.progress);
     const run = new BackgroundRun(rid, progress, attempt);
-    void progress.detail(
-      attempt > 1 ? BGRS_MESSAGES.runAgain(this.name, attempt) : BGRS_MESSAGES.runStarted(this.name, attempt),
-    );
     // No door to hold the handler at: its guards and pipes decided at acceptance.
     run.open();
     let markDone!: () => void;
