@@ -9,6 +9,7 @@ import { BGRS_OPTIONS, BGRS_RESULT_STORE, BGRS_RUNNING_STATUSES } from '../bgrs.
 import type { ResolvedBgrsOptions } from '../options/bgrs-options.js';
 import { BgrsRequestRepository, type BgrsResultState } from './bgrs-request.repository.js';
 import type { BgrsResultStore, BgrsStoredEntry } from '../result-store/bgrs-result-store.interface.js';
+import { RepeatingTask } from '../util/repeating-task.js';
 
 const BATCH = 500;
 const DAY_MS = 86_400_000;
@@ -47,8 +48,13 @@ function isWanted(entry: BgrsStoredEntry, record: BgrsResultState | undefined): 
 @Injectable()
 export class BgrsRetentionSweeper implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Bgrs');
-  private timer: NodeJS.Timeout | undefined;
-  private sweeping: Promise<number> | undefined;
+  private readonly sweeps = new RepeatingTask(
+    () => this.sweepBatches(),
+    (error) => {
+      this.logger.warn(`Retention sweep failed: ${error.message}`);
+      return 0;
+    },
+  );
 
   constructor(
     private readonly repository: BgrsRequestRepository,
@@ -57,25 +63,17 @@ export class BgrsRetentionSweeper implements OnApplicationBootstrap, BeforeAppli
   ) {}
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.sweep(), this.options.retentionSweepMs);
-    this.timer.unref();
+    this.sweeps.start(this.options.retentionSweepMs);
   }
 
   /** Stops sweeping while the database is still there. */
   async beforeApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.sweeping;
+    await this.sweeps.stop();
   }
 
   /** One sweep (or the one under way); resolves to the number of requests deleted. */
   sweep(): Promise<number> {
-    this.sweeping ??= this.sweepBatches()
-      .catch((error: Error) => {
-        this.logger.warn(`Retention sweep failed: ${error.message}`);
-        return 0;
-      })
-      .finally(() => (this.sweeping = undefined));
-    return this.sweeping;
+    return this.sweeps.run();
   }
 
   private async sweepBatches(): Promise<number> {

@@ -11,6 +11,7 @@ import type { ResolvedBgrsOptions } from '../../options/bgrs-options.js';
 import { BgrsJobRepository } from '../../persistence/bgrs-job.repository.js';
 import { BgrsRequestRepository } from '../../persistence/bgrs-request.repository.js';
 import { BgrsRunCompletion } from '../bgrs-run-completion.service.js';
+import { RepeatingTask } from '../../util/repeating-task.js';
 import { BgrsQueueService } from './bgrs-queue.service.js';
 
 /** Records looked at in one pass. */
@@ -26,8 +27,10 @@ const BATCH = 100;
 @Injectable()
 export class BgrsQueueReconciler implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Bgrs');
-  private timer: NodeJS.Timeout | undefined;
-  private passing: Promise<void> | undefined;
+  private readonly passes = new RepeatingTask(
+    () => this.pass(),
+    (error) => this.logger.warn(`Queue reconciliation failed: ${error.message}`),
+  );
 
   constructor(
     @Inject(BGRS_OPTIONS) private readonly options: ResolvedBgrsOptions,
@@ -39,22 +42,17 @@ export class BgrsQueueReconciler implements OnApplicationBootstrap, BeforeApplic
 
   onApplicationBootstrap(): void {
     if (this.queue.enabled) {
-      this.timer = setInterval(() => void this.reconcile(), this.options.leaseMs);
-      this.timer.unref();
+      this.passes.start(this.options.leaseMs);
     }
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.passing;
+    await this.passes.stop();
   }
 
   /** One pass (or the one under way). */
   reconcile(): Promise<void> {
-    this.passing ??= this.pass()
-      .catch((error: Error) => this.logger.warn(`Queue reconciliation failed: ${error.message}`))
-      .finally(() => (this.passing = undefined));
-    return this.passing;
+    return this.passes.run();
   }
 
   private async pass(): Promise<void> {
