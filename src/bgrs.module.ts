@@ -6,6 +6,7 @@ import { BgrsEventsService } from './lookup/bgrs-events.service.js';
 import { BgrsLocation } from './accept/bgrs-location.js';
 import { BGRS_MODULE_OPTIONS, BGRS_OPTIONS_TYPE, ConfigurableBgrsModule } from './bgrs.module-definition.js';
 import { resolveBgrsOptions, type BgrsModuleOptions } from './options/bgrs-options.js';
+import { BgrsResults } from './result-store/bgrs-results.service.js';
 import { bgrsResultStoreProvider } from './result-store/bgrs-result-store.provider.js';
 import { BgrsRecordPresenter } from './lookup/bgrs-record.presenter.js';
 import { BgrsJobRepository } from './persistence/bgrs-job.repository.js';
@@ -47,6 +48,7 @@ const appsSeen = new WeakSet<object>();
     },
     { provide: BGRS_INSTANCE_ID, useFactory: createRid },
     bgrsResultStoreProvider,
+    BgrsResults,
     BgrsInterceptor,
     BgrsRoutesExplorer,
     BgrsLocation,

@@ -33,6 +33,7 @@ export {
 export {
   bgrsMigrations,
   CreateBgrsJobs1764320000004,
+  AddBgrsInlineResults1764320000005,
   CreateBgrsLeases1764320000001,
   CreateBgrsOwners1764320000002,
   CreateBgrsResults1764320000003,

@@ -95,10 +95,20 @@ describe('BgrsRequestRepository (grouped writes, real MariaDB)', () => {
     await repository.cancel(rids[3], 'cancelled by its owner');
     const outcomes: BgrsOutcomeRecord[] = [
       { rid: rids[0], httpStatus: 200, contentType: 'application/json; charset=utf-8', result: 'media/a.json' },
-      { rid: rids[1], httpStatus: 201, contentType: 'text/csv', result: 'media/b.csv' },
+      {
+        rid: rids[1],
+        httpStatus: 201,
+        contentType: 'text/csv',
+        result: `inline:${rids[1]}`,
+        body: Buffer.from('a,b\n'),
+      },
       { rid: rids[2], httpStatus: 204, contentType: null, result: 'media/c.bin' },
       { rid: rids[3], httpStatus: 200, contentType: 'text/plain', result: 'media/d.txt' },
-    ].map((outcome, i) => ({ ...outcome, finishedAt: new Date(Date.UTC(2026, 0, 1 + i, 12, 30, 15, 999)) }));
+    ].map((outcome, i) => ({
+      body: null,
+      ...outcome,
+      finishedAt: new Date(Date.UTC(2026, 0, 1 + i, 12, 30, 15, 999)),
+    }));
     // The first goes out alone; the others arrive while it is under way and share the next statement.
     assert.deepEqual(await Promise.all(outcomes.map((outcome) => repository.finish(outcome))), [
       true,
@@ -114,6 +124,7 @@ describe('BgrsRequestRepository (grouped writes, real MariaDB)', () => {
       assert.equal(row.status, outcome.httpStatus);
       assert.equal(row.content_type, outcome.contentType);
       assert.equal(row.result, outcome.result);
+      assert.deepEqual(await repository.findResultBody(outcome.rid), outcome.body);
       // DATETIME keeps whole seconds, the milliseconds dropped.
       assert.equal((row.finished_dt as Date).getTime(), Date.UTC(2026, 0, 1 + i, 12, 30, 15));
     }
@@ -127,6 +138,7 @@ describe('BgrsRequestRepository (grouped writes, real MariaDB)', () => {
     httpStatus: 200,
     contentType: 'application/json',
     result,
+    body: null,
     finishedAt: new Date(),
   });
 
@@ -178,7 +190,14 @@ describe('BgrsRequestRepository (grouped writes, real MariaDB)', () => {
     const now = Date.now();
     await leases.heartbeat(INSTANCE, now + 30_000);
     const finish = (rid: string) =>
-      repository.finish({ rid, httpStatus: 200, contentType: null, result: 'media/x.bin', finishedAt: new Date() });
+      repository.finish({
+        rid,
+        httpStatus: 200,
+        contentType: null,
+        result: 'media/x.bin',
+        body: null,
+        finishedAt: new Date(),
+      });
     await finish(finished);
     await finish(othersFinished);
     await dataSource.query('UPDATE bgrs_requests SET status_id = ? WHERE rid = ?', [BgrsStatusId.Failed, failed]);

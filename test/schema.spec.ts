@@ -25,6 +25,7 @@ const COLUMNS: Record<string, ExpectedColumn[]> = {
     ['status', 'smallint unsigned', 'YES'],
     ['content_type', 'varchar(255)', 'YES'],
     ['result', 'varchar(255)', 'YES'],
+    ['result_body', 'blob', 'YES'],
   ],
   bgrs_details: [
     ['id', 'bigint unsigned', 'NO', true],

@@ -14,13 +14,7 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import {
-  BGRS_DEFAULT_PATH,
-  BGRS_OPTIONS,
-  BGRS_RESULT_STORE,
-  BGRS_STATUS_NAMES,
-  BgrsStatusId,
-} from '../bgrs.constants.js';
+import { BGRS_DEFAULT_PATH, BGRS_OPTIONS, BGRS_STATUS_NAMES, BgrsStatusId } from '../bgrs.constants.js';
 import { BgrsEventsService } from './bgrs-events.service.js';
 import { ApiBgrsLookup, ApiBgrsTags } from '../openapi/bgrs-openapi.decorators.js';
 import { BgrsAccessGuard } from './bgrs-access.guard.js';
@@ -38,7 +32,7 @@ import { BgrsLookupResponder } from './bgrs-lookup-responder.service.js';
 import { BgrsParseRidPipe } from './bgrs-parse-rid.pipe.js';
 import { BgrsVisibleRequests } from './bgrs-visible-requests.service.js';
 import { WATCHED_REQUEST, BgrsWatchedRequestGuard } from './bgrs-watched-request.guard.js';
-import type { BgrsResultStore } from '../result-store/bgrs-result-store.interface.js';
+import { BgrsResults } from '../result-store/bgrs-results.service.js';
 import { BGRS_MESSAGES } from '../bgrs.messages.js';
 
 const DEFAULT_PAGE = 20;
@@ -66,7 +60,7 @@ export class BgrsController {
     private readonly events: BgrsEventsService,
     private readonly visible: BgrsVisibleRequests,
     private readonly platform: BgrsPlatformService,
-    @Inject(BGRS_RESULT_STORE) private readonly store: BgrsResultStore,
+    private readonly results: BgrsResults,
     @Inject(BGRS_OPTIONS) private readonly options: ResolvedBgrsOptions,
     private readonly presenter: BgrsRecordPresenter,
     private readonly respond: BgrsLookupResponder,
@@ -149,7 +143,7 @@ export class BgrsController {
     });
   }
 
-  /** The original response, replayed: its status, Content-Type, headers and bytes, streamed from the store. */
+  /** The original response, replayed: its status, Content-Type, headers and bytes, from its row or the store. */
   @Get(':rid/result')
   @ApiBgrsLookup('The result of a background request', 'result')
   findResult(
@@ -162,7 +156,7 @@ export class BgrsController {
       if (request.statusId !== BgrsStatusId.Finished || !request.result) {
         throw this.conflict(request, BGRS_MESSAGES.resultNotAvailable);
       }
-      const stored = await this.store.open(request.result).catch(() => {
+      const stored = await this.results.open(rid, request.result).catch(() => {
         throw new GoneException(BGRS_MESSAGES.resultGone(rid));
       });
       const status = request.httpStatus ?? 200;

@@ -2,6 +2,7 @@ import type { CanActivate, Type } from '@nestjs/common';
 import type { ConnectionOptions } from 'bullmq';
 import type { BgrsResultStore } from '../result-store/bgrs-result-store.interface.js';
 import { assertResultDirFits } from '../result-store/file/file-result-store.js';
+import { MAX_INLINE_RESULT_BYTES } from '../result-store/inline/inline-result-location.js';
 
 /**
  * Queue mode (`queue` of the module options): background requests are handed to a durable queue (BullMQ on Redis)
@@ -47,6 +48,13 @@ export class BgrsModuleOptions {
    * lifecycle hooks (`onModuleInit`, `onModuleDestroy`, …) Nest runs. No default: files in `resultDir`.
    */
   resultStore?: BgrsResultStore | Type<BgrsResultStore>;
+  /**
+   * Results of up to this many bytes, with no headers beyond their Content-Type, are kept in their request's row
+   * (`bgrs_requests.result_body`), written by the request's final UPDATE, instead of in the store: most results are
+   * small, and a file or an object per result costs more than the request that made it. Any instance serves them,
+   * whatever the store. At most 16384 (8192 is a good value); 0, the default, sends every result to the store.
+   */
+  inlineResultBytes?: number = 0;
   /**
    * The caller's id; `null` or `undefined` when anonymous. A whole number from 0 to 4294967295 (or such a number as
    * a decimal string, `"7"`) is recorded as `user_id`; any other id (a UUID, a name, `"07"`) is kept exactly, up to
@@ -195,6 +203,7 @@ function validate(options: ResolvedBgrsOptions): void {
   } else {
     assertResultDirFits(options.resultDir);
   }
+  checkInteger('inlineResultBytes', options.inlineResultBytes, 0, MAX_INLINE_RESULT_BYTES);
   if (typeof options.userId !== 'function') {
     refuse('userId', 'a function of the request', options.userId);
   }

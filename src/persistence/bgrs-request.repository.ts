@@ -82,6 +82,8 @@ export interface BgrsOutcomeRecord {
   httpStatus: number;
   contentType: string | null;
   result: string;
+  /** The result's bytes when it is kept in the row (`inlineResultBytes`); null when it is in the store. */
+  body: Buffer | null;
   finishedAt: Date;
 }
 
@@ -98,6 +100,9 @@ export interface ExpiredBgrsRequest {
   rid: string;
   result: string | null;
 }
+
+/** The inline result bytes one final UPDATE carries at most (besides a single larger one): well within any packet limit. */
+const OUTCOME_BATCH_BODY_BYTES = 1024 * 1024;
 
 const LOOKUP_SQL =
   'SELECT r.id, r.rid, r.user_id, r.name, r.created_dt, r.status_id, r.progress, r.finished_dt, r.status, ' +
@@ -124,11 +129,14 @@ export class BgrsRequestRepository {
       rids,
     );
   });
-  private readonly outcomes = new WriteBatcher<BgrsOutcomeRecord, boolean>((outcomes) => this.finishMany(outcomes));
+  private readonly outcomes = new WriteBatcher<BgrsOutcomeRecord, boolean>((outcomes) => this.finishMany(outcomes), {
+    weigh: (outcome) => outcome.body?.length ?? 0,
+    maxWeight: OUTCOME_BATCH_BODY_BYTES,
+  });
   /** Lists of details; a few at a time, as a run may hand over up to a thousand rows at once. */
   private readonly detailWrites = new WriteBatcher<NewBgrsDetail[]>(
     (lists) => this.insertDetailsWith(this.dataSource.manager, lists.flat()),
-    20,
+    { maxBatch: 20 },
   );
   private readonly poolQuery: PoolQuery;
 
@@ -249,7 +257,7 @@ export class BgrsRequestRepository {
     const changed = await this.changedBy(
       `UPDATE bgrs_requests SET status_id = ${BgrsStatusId.Finished}, progress = ?, ` +
         `finished_dt = CASE rid ${cases} END, status = CASE rid ${cases} END, ` +
-        `content_type = CASE rid ${cases} END, result = CASE rid ${cases} END ` +
+        `content_type = CASE rid ${cases} END, result = CASE rid ${cases} END, result_body = CASE rid ${cases} END ` +
         `WHERE rid IN (${placeholders(outcomes.length)}) AND status_id IN (${BGRS_RUNNING_STATUSES.join(', ')})` +
         (fenced.length > 0 ? ` AND ${laterRunThan(fenced.length)}` : ''),
       [
@@ -258,6 +266,7 @@ export class BgrsRequestRepository {
         ...byRid((outcome) => outcome.httpStatus),
         ...byRid((outcome) => outcome.contentType?.slice(0, BGRS_CONTENT_TYPE_MAX_LENGTH) ?? null),
         ...byRid((outcome) => outcome.result),
+        ...byRid((outcome) => outcome.body),
         ...rids,
         ...fenced.flatMap((outcome) => [outcome.rid, outcome.attempt]),
       ],
@@ -323,6 +332,12 @@ export class BgrsRequestRepository {
       return [];
     }
     return this.requests.find({ select: { rid: true, statusId: true, result: true }, where: { rid: In(rids) } });
+  }
+
+  /** The bytes of the result kept in the row of `rid`; null when there are none. */
+  async findResultBody(rid: string): Promise<Buffer | null> {
+    const row = await this.requests.findOne({ select: { id: true, resultBody: true }, where: { rid } });
+    return row?.resultBody ?? null;
   }
 
   /** Deletes requests; their details and leases go with them (foreign keys cascade). */

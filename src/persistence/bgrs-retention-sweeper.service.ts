@@ -9,6 +9,7 @@ import { BGRS_OPTIONS, BGRS_RESULT_STORE, BGRS_RUNNING_STATUSES } from '../bgrs.
 import type { ResolvedBgrsOptions } from '../options/bgrs-options.js';
 import { BgrsRequestRepository, type BgrsResultState } from './bgrs-request.repository.js';
 import type { BgrsResultStore, BgrsStoredEntry } from '../result-store/bgrs-result-store.interface.js';
+import { BgrsResults } from '../result-store/bgrs-results.service.js';
 import { RepeatingTask } from '../util/repeating-task.js';
 
 const BATCH = 500;
@@ -59,6 +60,7 @@ export class BgrsRetentionSweeper implements OnApplicationBootstrap, BeforeAppli
   constructor(
     private readonly repository: BgrsRequestRepository,
     @Inject(BGRS_RESULT_STORE) private readonly store: BgrsResultStore,
+    private readonly results: BgrsResults,
     @Inject(BGRS_OPTIONS) private readonly options: ResolvedBgrsOptions,
   ) {}
 
@@ -82,7 +84,7 @@ export class BgrsRetentionSweeper implements OnApplicationBootstrap, BeforeAppli
     for (;;) {
       const expired = await this.repository.findExpired(before, BATCH);
       // Files first: a row without its file would answer 410, a file without its row is never found again.
-      await Promise.all(expired.flatMap((request) => (request.result ? [this.store.remove(request.result)] : [])));
+      await Promise.all(expired.flatMap((request) => (request.result ? [this.results.remove(request.result)] : [])));
       await this.repository.deleteRequests(expired.map((request) => request.rid));
       deleted += expired.length;
       if (expired.length < BATCH) {

@@ -1,3 +1,10 @@
+/** How many items one write takes at most; with `weigh`, also how much of them (one heavier item goes alone). */
+export interface WriteBatchLimits<T> {
+  maxBatch?: number;
+  weigh?: (item: T) => number;
+  maxWeight?: number;
+}
+
 interface Pending<T, R> {
   item: T;
   resolve: (result: R) => void;
@@ -13,10 +20,18 @@ export class WriteBatcher<T, R = void> {
   private pending: Array<Pending<T, R>> = [];
   private writing = false;
 
+  private readonly maxBatch: number;
+  private readonly weigh: ((item: T) => number) | undefined;
+  private readonly maxWeight: number;
+
   constructor(
     private readonly write: (items: T[]) => Promise<R[] | void>,
-    private readonly maxBatch = 500,
-  ) {}
+    { maxBatch = 500, weigh, maxWeight = Infinity }: WriteBatchLimits<T> = {},
+  ) {
+    this.maxBatch = maxBatch;
+    this.weigh = weigh;
+    this.maxWeight = maxWeight;
+  }
 
   /** Resolves to the item's result once the write that took it has landed; rejects if it failed. */
   add(item: T): Promise<R> {
@@ -31,7 +46,7 @@ export class WriteBatcher<T, R = void> {
   private async drain(): Promise<void> {
     this.writing = true;
     while (this.pending.length > 0) {
-      const batch = this.pending.splice(0, this.maxBatch);
+      const batch = this.pending.splice(0, this.nextBatchSize());
       try {
         const results = await this.write(batch.map((entry) => entry.item));
         batch.forEach((entry, index) => entry.resolve(results?.[index] as R));
@@ -49,5 +64,21 @@ export class WriteBatcher<T, R = void> {
       }
     }
     this.writing = false;
+  }
+
+  /** How many of the pending items the next write takes: up to `maxBatch`, and up to `maxWeight` of them. */
+  private nextBatchSize(): number {
+    const count = Math.min(this.pending.length, this.maxBatch);
+    if (!this.weigh) {
+      return count;
+    }
+    let weight = 0;
+    for (let index = 0; index < count; index++) {
+      weight += this.weigh(this.pending[index].item);
+      if (weight > this.maxWeight) {
+        return Math.max(index, 1);
+      }
+    }
+    return count;
   }
 }

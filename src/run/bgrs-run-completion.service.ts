@@ -1,14 +1,11 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import type { Writable } from 'node:stream';
-import { BGRS_RESULT_STORE } from '../bgrs.constants.js';
 import { HandlerCancelledError } from '../accept/handler-result.js';
 import { BgrsRequestRepository } from '../persistence/bgrs-request.repository.js';
 import type { ProgressBuffer } from '../progress/progress-buffer.js';
-import type {
-  BgrsResultHeaders,
-  BgrsResultStore,
-  BgrsResultWriter,
-} from '../result-store/bgrs-result-store.interface.js';
+import type { BgrsResultHeaders } from '../result-store/bgrs-result-store.interface.js';
+import { BgrsResults } from '../result-store/bgrs-results.service.js';
+import type { RunResultWriter } from '../result-store/inline/inlining-result-writer.js';
 import { retryWithBackoff } from '../util/retry.js';
 import { BGRS_MESSAGES } from '../bgrs.messages.js';
 
@@ -57,7 +54,7 @@ export class BgrsRunCompletion {
 
   constructor(
     private readonly repository: BgrsRequestRepository,
-    @Inject(BGRS_RESULT_STORE) private readonly store: BgrsResultStore,
+    private readonly results: BgrsResults,
   ) {}
 
   /**
@@ -71,12 +68,12 @@ export class BgrsRunCompletion {
     onProduced: (stored: boolean) => void,
     attempt?: number,
   ): Promise<CompletionOutcome> {
-    let writer: BgrsResultWriter | undefined;
+    let writer: RunResultWriter | undefined;
     try {
-      writer = this.store.create(run.rid, attempt);
+      writer = this.results.create(run.rid, attempt);
       const response = await Promise.race([produce(writer.body), stoppedBy(run.signal)]);
       await run.progress.close();
-      const location = await writer.commit(response.contentType, response.headers);
+      const { location, body } = await writer.commit(response.contentType, response.headers);
       onProduced(true);
       const landed = await this.retry(run.rid, () =>
         this.repository.finish({
@@ -85,6 +82,7 @@ export class BgrsRunCompletion {
           httpStatus: response.statusCode,
           contentType: response.contentType,
           result: location,
+          body,
           finishedAt: new Date(),
         }),
       );
@@ -126,7 +124,7 @@ export class BgrsRunCompletion {
       `${rid}: result given up: the request had ended elsewhere before its final write landed ` +
         '(this instance lost its lease on it, or it was cancelled); its end state stands',
     );
-    await this.store.remove(location).catch((error: Error) => {
+    await this.results.remove(location).catch((error: Error) => {
       this.logger.warn(
         `${rid}: given-up result ${location} not removed yet (the retention sweep will): ${error.message}`,
       );

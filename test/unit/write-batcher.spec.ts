@@ -16,9 +16,12 @@ describe('WriteBatcher', () => {
 
   it('never puts more than maxBatch items in one write', async () => {
     const sizes: number[] = [];
-    const batcher = new WriteBatcher<number>(async (items) => {
-      sizes.push(items.length);
-    }, 3);
+    const batcher = new WriteBatcher<number>(
+      async (items) => {
+        sizes.push(items.length);
+      },
+      { maxBatch: 3 },
+    );
     await Promise.all(Array.from({ length: 8 }, (_, i) => batcher.add(i)));
     assert.ok(
       sizes.every((size) => size <= 3),
@@ -28,6 +31,20 @@ describe('WriteBatcher', () => {
       sizes.reduce((a, b) => a + b, 0),
       8,
     );
+  });
+
+  it('with weights, puts no more than maxWeight in one write, and a heavier item alone', async () => {
+    const writes: number[][] = [];
+    const batcher = new WriteBatcher<number>(
+      async (items) => {
+        writes.push(items);
+        await new Promise((resolve) => setImmediate(resolve));
+      },
+      { weigh: (item) => item, maxWeight: 10 },
+    );
+    const first = batcher.add(1);
+    await Promise.all([4, 5, 2, 30, 3, 3].map((item) => batcher.add(item)).concat(first));
+    assert.deepEqual(writes, [[1], [4, 5], [2], [30], [3, 3]]);
   });
 
   it('when a grouped write fails, tries each item on its own so that only the bad one fails', async () => {

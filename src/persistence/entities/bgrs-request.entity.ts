@@ -44,4 +44,8 @@ export class BgrsRequest {
   /** Where the result is kept, e.g. `media/keep1m.bgrs.<rid>.result.json`. */
   @Column({ type: 'varchar', length: 255, nullable: true })
   result: string | null;
+
+  /** A small result's bytes, kept here instead of in the store (`inlineResultBytes`); never read with the record. */
+  @Column({ name: 'result_body', type: 'blob', nullable: true, select: false })
+  resultBody?: Buffer | null;
 }

@@ -3,8 +3,10 @@ import { CreateBgrsLeases1764320000001 } from './1764320000001-create-bgrs-lease
 import { CreateBgrsOwners1764320000002 } from './1764320000002-create-bgrs-owners.js';
 import { CreateBgrsResults1764320000003 } from './1764320000003-create-bgrs-results.js';
 import { CreateBgrsJobs1764320000004 } from './1764320000004-create-bgrs-jobs.js';
+import { AddBgrsInlineResults1764320000005 } from './1764320000005-add-bgrs-inline-results.js';
 
 export {
+  AddBgrsInlineResults1764320000005,
   CreateBgrsJobs1764320000004,
   CreateBgrsLeases1764320000001,
   CreateBgrsOwners1764320000002,
@@ -19,4 +21,5 @@ export const bgrsMigrations = [
   CreateBgrsOwners1764320000002,
   CreateBgrsResults1764320000003,
   CreateBgrsJobs1764320000004,
+  AddBgrsInlineResults1764320000005,
 ];
