@@ -137,18 +137,7 @@ describe('the migration scripts (TypeORM CLI with ormconfig.ts)', () => {
         // What is left after each revert, newest migration first.
         const tablesLeft = [
           // The newest adds a column only.
-          [
-            'bgrs_details',
-            'bgrs_instances',
-            'bgrs_jobs',
-            'bgrs_leases',
-            'bgrs_owners',
-            'bgrs_requests',
-            'bgrs_result_chunks',
-            'bgrs_results',
-            'bgrs_statuses',
-            'migrations',
-          ],
+          [...BGRS_TABLES, 'migrations'],
           [
             'bgrs_details',
             'bgrs_instances',

@@ -156,7 +156,7 @@ export class BgrsController {
       if (request.statusId !== BgrsStatusId.Finished || !request.result) {
         throw this.conflict(request, BGRS_MESSAGES.resultNotAvailable);
       }
-      const stored = await this.results.open(rid, request.result).catch(() => {
+      const stored = await this.results.open(request.result).catch(() => {
         throw new GoneException(BGRS_MESSAGES.resultGone(rid));
       });
       const status = request.httpStatus ?? 200;

@@ -4,7 +4,7 @@ import { BGRS_OPTIONS, BGRS_RESULT_STORE } from '../bgrs.constants.js';
 import type { ResolvedBgrsOptions } from '../options/bgrs-options.js';
 import { BgrsRequestRepository } from '../persistence/bgrs-request.repository.js';
 import type { BgrsResultStore, BgrsStoredResult } from './bgrs-result-store.interface.js';
-import { isInlineResult } from './inline/inline-result-location.js';
+import { inlineResultAt } from './inline/inline-result-location.js';
 import { InliningResultWriter, StoredResultWriter, type RunResultWriter } from './inline/inlining-result-writer.js';
 
 /**
@@ -28,21 +28,22 @@ export class BgrsResults {
       : new StoredResultWriter(this.store.create(rid, attempt));
   }
 
-  /** Opens the committed result of `rid` at `location` (its `result` column); rejects when it is missing. */
-  async open(rid: string, location: string): Promise<BgrsStoredResult> {
-    if (!isInlineResult(location)) {
+  /** Opens the committed result at `location` (a `result` column); rejects when it is missing. */
+  async open(location: string): Promise<BgrsStoredResult> {
+    const inline = inlineResultAt(location);
+    if (!inline) {
       return this.store.open(location);
     }
-    const body = await this.repository.findResultBody(rid);
+    const body = await this.repository.findResultBody(inline.rid);
     if (body === null) {
-      throw new Error(`${rid}: no result in its row`);
+      throw new Error(`${inline.rid}: no result in its row`);
     }
     return { body: Readable.from([body], { objectMode: false }), size: body.length, headers: {} };
   }
 
   /** Deletes a result from the store; one kept in its request's row goes when the row does. */
   async remove(location: string): Promise<void> {
-    if (!isInlineResult(location)) {
+    if (!inlineResultAt(location)) {
       await this.store.remove(location);
     }
   }

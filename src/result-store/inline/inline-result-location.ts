@@ -13,7 +13,7 @@ export function inlineResultLocation(key: ResultKey): string {
   return INLINE_RESULTS.of(key);
 }
 
-/** Whether `location` names a result kept in its request's row (and so in no store). */
-export function isInlineResult(location: string): boolean {
-  return INLINE_RESULTS.at(location) !== undefined;
+/** The result kept in its request's row (and so in no store) that `location` names; undefined for any other. */
+export function inlineResultAt(location: string): ResultKey | undefined {
+  return INLINE_RESULTS.at(location);
 }
