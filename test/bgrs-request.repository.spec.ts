@@ -146,7 +146,8 @@ describe('BgrsRequestRepository (grouped writes, real MariaDB)', () => {
     const rids = await accept(5, BgrsStatusId.Processing);
     await repository.fail(rids[1], 'failed: the instance running it stopped (its lease expired)');
     await repository.cancel(rids[2], 'cancelled by the client');
-    await repository.deleteRequests([rids[3]]);
+    assert.equal(await repository.deleteRequests([rids[3]]), 1, 'a delete answers how many rows it deleted');
+    assert.equal(await repository.deleteRequests([rids[3]]), 0, 'a row deleted already is not counted again');
     const before = await Promise.all(rids.slice(1, 3).map(rowOf));
 
     const landed = await Promise.all(rids.map((rid) => repository.finish(outcomeOf(rid))));

@@ -341,10 +341,13 @@ export class BgrsRequestRepository {
   }
 
   /** Deletes requests; their details and leases go with them (foreign keys cascade). */
-  async deleteRequests(rids: string[]): Promise<void> {
-    if (rids.length > 0) {
-      await this.requests.delete({ rid: In(rids) });
+  /** Resolves to how many of them this call deleted (another instance may have deleted the rest). */
+  async deleteRequests(rids: string[]): Promise<number> {
+    if (rids.length === 0) {
+      return 0;
     }
+    const { affected } = await this.requests.delete({ rid: In(rids) });
+    return affected ?? 0;
   }
 
   /**

@@ -73,7 +73,7 @@ export class BgrsRetentionSweeper implements OnApplicationBootstrap, BeforeAppli
     await this.sweeps.stop();
   }
 
-  /** One sweep (or the one under way); resolves to the number of requests deleted. */
+  /** One sweep (or the one under way); resolves to the number of requests it deleted. */
   sweep(): Promise<number> {
     return this.sweeps.run();
   }
@@ -85,8 +85,7 @@ export class BgrsRetentionSweeper implements OnApplicationBootstrap, BeforeAppli
       const expired = await this.repository.findExpired(before, BATCH);
       // Files first: a row without its file would answer 410, a file without its row is never found again.
       await Promise.all(expired.flatMap((request) => (request.result ? [this.results.remove(request.result)] : [])));
-      await this.repository.deleteRequests(expired.map((request) => request.rid));
-      deleted += expired.length;
+      deleted += await this.repository.deleteRequests(expired.map((request) => request.rid));
       if (expired.length < BATCH) {
         break;
       }
