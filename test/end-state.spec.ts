@@ -64,7 +64,8 @@ async function startPair(leaseMs: number): Promise<Pair> {
   const dirB = await mkdtemp(join(tmpdir(), 'bgrs-end-b-'));
   const proxy = await TcpProxy.start('127.0.0.1', 3306);
   const logA = new KeepingLogger(true);
-  const common = { controllers: [LateController], bgrs: { leaseMs } };
+  // Every result in A's folder, small ones too (by default those stay in their rows): the folders are watched.
+  const common = { controllers: [LateController], bgrs: { leaseMs, inlineResultBytes: 0 } };
   // B first, so that A finds the migrations done.
   const b = await startAppOn({ ...common, url: db.url, resultDir: dirB, logger: new KeepingLogger(true) });
   const a = await startAppOn({

@@ -9,19 +9,21 @@ import { QueueWorkerProcess } from './support/queue-workers.js';
 import { REDIS, deleteQueueKeys, testQueueName } from './support/redis.js';
 import {
   assertBackgroundAnswersAsForeground,
+  isInlined,
   requestOf,
   SAME_BYTES_APP,
   SAME_BYTES_CASES,
 } from './support/same-bytes.controller.js';
+import { RESULT_KEEPING, type ResultKeeping } from './support/result-keeping.js';
 
 /**
  * Queue mode keeps the wire contract (issue 12, item 1): the same-bytes matrix of `same-bytes.spec.ts`, with the
  * background requests accepted by an app that does not work (`queue.worker: false`) and run by a worker in another
- * process, booted from the same host app without listening, results in the shared database
- * (`DatabaseResultStore`). Every `/result` answers as the accepting app's foreground did.
+ * process, booted from the same host app without listening, results in the shared database (in their rows where
+ * small, the default, or all in `DatabaseResultStore`). Every `/result` answers as the accepting app's foreground did.
  */
-function queueSameBytesSuite(adapter: TestAdapter): void {
-  describe(`${adapter.name}: same bytes from a queue worker in another process`, () => {
+function queueSameBytesSuite(adapter: TestAdapter, keeping: ResultKeeping): void {
+  describe(`${adapter.name}: same bytes from a queue worker in another process, ${keeping.label}`, () => {
     const name = testQueueName('same-bytes');
     const queue = { connection: REDIS, name };
     // The plain-Error case logs its error on purpose.
@@ -34,13 +36,13 @@ function queueSameBytesSuite(adapter: TestAdapter): void {
         adapter,
         ...SAME_BYTES_APP,
         logger,
-        bgrs: { queue: { ...queue, worker: false }, resultStore: DatabaseResultStore },
+        bgrs: { ...keeping.bgrs, queue: { ...queue, worker: false }, resultStore: DatabaseResultStore },
       });
       worker = await QueueWorkerProcess.start({
         app: 'same-bytes',
         dbUrl: accepting.db.url,
         resultDir: accepting.resultDir,
-        bgrs: { queue },
+        bgrs: { ...keeping.bgrs, queue },
         store: 'database',
         adapter,
       });
@@ -59,7 +61,8 @@ function queueSameBytesSuite(adapter: TestAdapter): void {
           requestOf(testCase),
           testCase.keptHeaders,
         );
-        assert.equal(record.result, `db:${rid}`, 'the result is in the shared database');
+        const inline = keeping.inline && isInlined(testCase);
+        assert.equal(record.result, `${inline ? 'inline' : 'db'}:${rid}`, 'the result is in the shared database');
         // Only the worker process could have run it: the accepting app takes no jobs.
         const details = (await detailsOf(accepting.http, rid)).map((row) => row.details);
         assert.ok(
@@ -78,5 +81,7 @@ function queueSameBytesSuite(adapter: TestAdapter): void {
 }
 
 for (const adapter of adapters) {
-  queueSameBytesSuite(adapter);
+  for (const keeping of RESULT_KEEPING) {
+    queueSameBytesSuite(adapter, keeping);
+  }
 }

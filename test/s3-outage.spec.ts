@@ -87,7 +87,12 @@ describe('S3ResultStore under failure, over HTTP (a TCP proxy between the app an
     client = new S3Client({ ...s3.clientConfig(proxy.port), ...S3_CLIENT_DEFAULTS });
     requests = recordS3Requests(client);
     store = new S3ResultStore({ bucket: S3Server.BUCKET, prefix: PREFIX, client, partSize: 5 * MiB, queueSize: 2 });
-    testApp = await startTestApp({ controllers: [OutageController], logger, bgrs: { resultStore: store } });
+    // Every result in S3, small ones too (by default those stay in their rows): the link to S3 is what is cut.
+    testApp = await startTestApp({
+      controllers: [OutageController],
+      logger,
+      bgrs: { resultStore: store, inlineResultBytes: 0 },
+    });
   });
 
   beforeEach(async () => {

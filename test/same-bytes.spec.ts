@@ -9,7 +9,7 @@ import {
 } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { map, type Observable } from 'rxjs';
@@ -20,19 +20,21 @@ import { jsonOf, sendRaw, waitForStatus, withBgrs, type HttpResponse, type RawRe
 import {
   assertBackgroundAnswersAsForeground,
   expectedExtOf,
+  isInlined,
   requestOf,
   SAME_BYTES_APP,
   SAME_BYTES_CASES,
 } from './support/same-bytes.controller.js';
+import { RESULT_KEEPING } from './support/result-keeping.js';
 
 /**
  * Runs `request` in the foreground and in the background, and checks the replayed result, the record and the
- * result file against the foreground answer. Returns both answers.
+ * stored bytes (its row's or its result file's) against the foreground answer. Returns both answers.
  */
 async function assertBackgroundReplaysForeground(
   testApp: TestApp,
   request: RawRequest,
-  expected: { ext: string; keptHeaders?: string[] },
+  expected: { ext: string; keptHeaders?: string[]; inline: boolean },
 ): Promise<{ foreground: HttpResponse; replay: HttpResponse }> {
   const { rid, record, foreground, replay } = await assertBackgroundAnswersAsForeground(
     testApp.http,
@@ -41,51 +43,59 @@ async function assertBackgroundReplaysForeground(
   );
   assert.equal(
     record.result,
-    join(testApp.resultDir, `keep1m.bgrs.${rid}.result.${expected.ext}`),
+    expected.inline ? `inline:${rid}` : join(testApp.resultDir, `keep1m.bgrs.${rid}.result.${expected.ext}`),
     "the record's result",
   );
-  const stored = await readFile(record.result!);
+  const stored = await testApp.db.storedResult(record.result!);
   assert.ok(
     stored.equals(foreground.body),
-    `the result file holds other bytes: ${JSON.stringify(stored.toString('latin1'))}`,
+    `the stored result holds other bytes: ${JSON.stringify(stored.toString('latin1'))}`,
   );
+  if (expected.inline) {
+    const files = (await readdir(testApp.resultDir)).filter((file) => file.includes(rid));
+    assert.deepEqual(files, [], 'a result kept in its row has no file');
+  }
   return { foreground, replay };
 }
 
 function sameBytesSuite(adapter: TestAdapter): void {
-  describe('same bytes as the foreground', () => {
-    let testApp: TestApp;
-    const logger = new KeepingLogger(true);
+  for (const keeping of RESULT_KEEPING) {
+    describe(`same bytes as the foreground, ${keeping.label}`, () => {
+      let testApp: TestApp;
+      const logger = new KeepingLogger(true);
 
-    before(async () => {
-      testApp = await startTestApp({
-        adapter,
-        ...SAME_BYTES_APP,
-        logger,
-      });
-    });
-
-    after(async () => {
-      await testApp?.close();
-    });
-
-    it(`runs on ${adapter.platform}`, () => {
-      assert.equal(testApp.app.getHttpAdapter().getType(), adapter.platform);
-    });
-
-    for (const testCase of SAME_BYTES_CASES) {
-      it(`${testCase.name}: GET /bgrs/<rid>/result replays status, Content-Type and bytes`, async () => {
-        await assertBackgroundReplaysForeground(testApp, requestOf(testCase), {
-          ext: expectedExtOf(testCase, adapter.platform),
-          keptHeaders: testCase.keptHeaders,
+      before(async () => {
+        testApp = await startTestApp({
+          adapter,
+          ...SAME_BYTES_APP,
+          logger,
+          bgrs: keeping.bgrs,
         });
       });
-    }
 
-    it('logs an unknown error as Nest does, for the foreground answer and the background run alike', () => {
-      assert.equal(logger.problems(/boom: this message must not leak/).length, 2, JSON.stringify(logger.problems()));
+      after(async () => {
+        await testApp?.close();
+      });
+
+      it(`runs on ${adapter.platform}`, () => {
+        assert.equal(testApp.app.getHttpAdapter().getType(), adapter.platform);
+      });
+
+      for (const testCase of SAME_BYTES_CASES) {
+        it(`${testCase.name}: GET /bgrs/<rid>/result replays status, Content-Type and bytes`, async () => {
+          await assertBackgroundReplaysForeground(testApp, requestOf(testCase), {
+            ext: expectedExtOf(testCase, adapter.platform),
+            keptHeaders: testCase.keptHeaders,
+            inline: keeping.inline && isInlined(testCase),
+          });
+        });
+      }
+
+      it('logs an unknown error as Nest does, for the foreground answer and the background run alike', () => {
+        assert.equal(logger.problems(/boom: this message must not leak/).length, 2, JSON.stringify(logger.problems()));
+      });
     });
-  });
+  }
 }
 
 @Controller('wrapped')
@@ -124,7 +134,7 @@ function wrappingInterceptorSuite(adapter: TestAdapter): void {
 
     it('wraps the background result just as it wraps the foreground answer', async () => {
       const request = { path: '/wrapped/report' };
-      const { foreground } = await assertBackgroundReplaysForeground(testApp, request, { ext: 'json' });
+      const { foreground } = await assertBackgroundReplaysForeground(testApp, request, { ext: 'json', inline: true });
       assert.deepEqual(jsonOf(foreground), { data: { total: 3, rows: ['a', 'b', 'c'] } });
     });
 

@@ -5,7 +5,7 @@
  * Content-Type and Content-Disposition that A answers in the foreground: JSON, a CSV download, and a 256 MiB
  * `StreamableFile` made as it is streamed (compared by a SHA-256 taken as it streams, never held). Neither folder
  * gets a file. With the default file store and a folder per instance (two machines), B answers `410` for A's
- * result: that is what the shared stores are for.
+ * result in A's folder: that is what the shared stores are for (a small result kept in its row, B serves).
  */
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
@@ -95,8 +95,10 @@ describe('results any instance can serve (two instances in separate processes, o
         db = await TestDatabase.create();
         folders = [await mkdtemp(join(tmpdir(), 'bgrs-shared-a-')), await mkdtemp(join(tmpdir(), 'bgrs-shared-b-'))];
         // One after the other, so that the second finds the migrations done.
-        a = await startInstance({ name: 'A', dbUrl: db.url, resultDir: folders[0], store: store.spec() });
-        b = await startInstance({ name: 'B', dbUrl: db.url, resultDir: folders[1], store: store.spec() });
+        // Every result in the store, small ones too (by default those stay in their rows): the store is tested.
+        const bgrs = { inlineResultBytes: 0 };
+        a = await startInstance({ name: 'A', dbUrl: db.url, resultDir: folders[0], store: store.spec(), bgrs });
+        b = await startInstance({ name: 'B', dbUrl: db.url, resultDir: folders[1], store: store.spec(), bgrs });
       });
 
       after(async () => {
@@ -193,14 +195,31 @@ describe('results any instance can serve (two instances in separate processes, o
       await Promise.all((machines ?? []).map((machine) => rm(machine, { recursive: true, force: true })));
     });
 
-    it('B answers 410 for the result that A keeps in its own folder', async () => {
+    it('B answers 410 for the result that A keeps in its own folder; a small result in its row, B serves', async () => {
       const a = await startInstance({ name: 'A', dbUrl: db.url, resultDir: 'media', cwd: machines[0] });
       const b = await startInstance({ name: 'B', dbUrl: db.url, resultDir: 'media', cwd: machines[1] });
-      const rid = await submit(a.http, { path: '/results/json?name=local' });
-      const record = await waitForStatus(b.http, rid, 'finished');
-      assert.equal(record.result, join('media', `keep1m.bgrs.${rid}.result.json`));
-      assert.equal((await resultOf(b.http, rid)).status, 410, 'B has no such file');
-      assert.equal((await resultOf(a.http, rid)).status, 200, 'A has it');
+      // A download (its Content-Disposition is to be replayed) goes to the store, whatever its size.
+      const filed = await submit(a.http, { path: '/results/csv?name=local' });
+      const record = await waitForStatus(b.http, filed, 'finished');
+      assert.equal(record.result, join('media', `keep1m.bgrs.${filed}.result.csv`));
+      assert.equal((await resultOf(b.http, filed)).status, 410, 'B has no such file');
+      assert.equal((await resultOf(a.http, filed)).status, 200, 'A has it');
+
+      // A small JSON result is kept in its request's row (inlineResultBytes, 8192 by default): any instance has it.
+      const path = '/results/json?name=local';
+      const foreground = await sendRaw(a.http, { path });
+      const inline = await submit(a.http, { path });
+      assert.equal((await waitForStatus(b.http, inline, 'finished')).result, `inline:${inline}`);
+      const served = await resultOf(b.http, inline);
+      assert.equal(served.status, 200);
+      assert.ok(served.body.equals(foreground.body), "B serves A's foreground bytes");
+      assert.equal(served.headers['content-type'], foreground.headers['content-type']);
+      const files = await readdir(join(machines[0], 'media'));
+      assert.deepEqual(
+        files.filter((file) => file.includes(inline)),
+        [],
+        'in its row, it has no file',
+      );
     });
   });
 });

@@ -18,7 +18,6 @@ import {
   type NestInterceptor,
 } from '@nestjs/common';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { after, before, describe, it } from 'node:test';
 import { concatMap } from 'rxjs';
@@ -187,7 +186,7 @@ describe('graceful shutdown: app.close() (shutdownGraceMs 1500, maxConcurrent 2)
       assert.equal(Number(finished.status_id), 4, 'the request that ended within the grace is finished');
       assert.equal(Number(finished.status), 200);
       assert.match(String(finished.content_type), /^application\/json/);
-      const body = JSON.parse(await readFile(finished.result!, 'utf8'));
+      const body = JSON.parse((await db.storedResult(finished.result!)).toString('utf8'));
       assert.deepEqual(body, {
         name: 'within',
         rid: within,
@@ -285,7 +284,7 @@ describe('graceful shutdown: a request accepted just before app.close() (its 202
       `a request accepted before the shutdown gets the grace and finishes: ${JSON.stringify(edge)} ${JSON.stringify(details)}`,
     );
     assert.ok(seen.returned.includes('edge'), 'its handler ran');
-    assert.deepEqual(JSON.parse(await readFile(edge.result!, 'utf8')), {
+    assert.deepEqual(JSON.parse((await db.storedResult(edge.result!)).toString('utf8')), {
       name: 'edge',
       rid: row.rid,
       rows: [1, 2, 3].map((i) => ({ i, label: `edge#${i}` })),
@@ -358,7 +357,7 @@ describe('graceful shutdown: SIGTERM to a real instance (enableShutdownHooks, sh
       const finished = byRid.get(within)!;
       assert.equal(Number(finished.status_id), 4, `sig-within finished: ${JSON.stringify(finished)}`);
       assert.equal(Number(finished.status), 200);
-      assert.deepEqual(JSON.parse(await readFile(finished.result!, 'utf8')), {
+      assert.deepEqual(JSON.parse((await db.storedResult(finished.result!)).toString('utf8')), {
         name: 'sig-within',
         rid: within,
         instance: 'S',

@@ -150,7 +150,7 @@ function wireFormatSuite(adapter: TestAdapter): void {
       assert.ok(finished.finished_dt! >= finished.created_dt, 'finished_dt is not before created_dt');
       assert.equal(finished.status, '200');
       assert.equal(finished.content_type, 'application/json; charset=utf-8');
-      assert.match(finished.result ?? '', new RegExp(`keep1m\\.bgrs\\.${rid}\\.result\\.json$`));
+      assert.equal(finished.result, `inline:${rid}`, 'a small result is kept in its row (inlineResultBytes)');
 
       const details = await detailsOf(http, rid);
       assert.deepEqual(details[0], runningDetails[0], 'details rows do not change');

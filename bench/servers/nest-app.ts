@@ -254,8 +254,10 @@ function benchAppModule(withBgrs: boolean, peer: boolean, counter: QueryCounter)
               shutdownGraceMs: 1000,
               ...resultStoreOption(),
               ...queueOption(),
-              // Set by hand to measure small results kept in their row (`BENCH_INLINE_RESULT_BYTES=8192 npm run bench`).
-              inlineResultBytes: Number(process.env.BENCH_INLINE_RESULT_BYTES ?? 0),
+              // The module's default unless set by hand (`BENCH_INLINE_RESULT_BYTES=0 npm run bench`: every result a file).
+              ...(process.env.BENCH_INLINE_RESULT_BYTES
+                ? { inlineResultBytes: Number(process.env.BENCH_INLINE_RESULT_BYTES) }
+                : {}),
             }),
           ]
         : []),

@@ -52,9 +52,9 @@ export class BgrsModuleOptions {
    * Results of up to this many bytes, with no headers beyond their Content-Type, are kept in their request's row
    * (`bgrs_requests.result_body`), written by the request's final UPDATE, instead of in the store: most results are
    * small, and a file or an object per result costs more than the request that made it. Any instance serves them,
-   * whatever the store. At most 16384 (8192 is a good value); 0, the default, sends every result to the store.
+   * whatever the store. At most 16384; 0 sends every result to the store (for a custom store that must see them all).
    */
-  inlineResultBytes?: number = 0;
+  inlineResultBytes?: number = 8192;
   /**
    * The caller's id; `null` or `undefined` when anonymous. A whole number from 0 to 4294967295 (or such a number as
    * a decimal string, `"7"`) is recorded as `user_id`; any other id (a UUID, a name, `"07"`) is kept exactly, up to

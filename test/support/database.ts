@@ -1,5 +1,6 @@
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
@@ -42,6 +43,23 @@ export class TestDatabase {
       params,
     );
     return Number(row.n);
+  }
+
+  /**
+   * The bytes a record's `result` names, read where they were written: a result kept in its row (`inline:<rid>`,
+   * `inlineResultBytes`) from `result_body`, a result file from the disk.
+   */
+  async storedResult(location: string): Promise<Buffer> {
+    const inline = /^inline:([0-9a-f]{32})/.exec(location);
+    if (!inline) {
+      return readFile(location);
+    }
+    const [row] = await this.query<{ result_body: Buffer | null }>(
+      'SELECT result_body FROM bgrs_requests WHERE rid = ?',
+      [inline[1]],
+    );
+    assert.ok(row?.result_body, `the row of ${inline[1]} holds its result`);
+    return row.result_body;
   }
 
   async drop(): Promise<void> {

@@ -283,6 +283,14 @@ export function expectedExtOf({ ext }: SameBytesCase, platform: TestAdapter['pla
   return typeof ext === 'string' ? ext : ext[platform];
 }
 
+/**
+ * Whether a case's result is kept in its request's row when small results are (`inlineResultBytes`, on by
+ * default): every case's body is small, and only those with headers to replay go to the store.
+ */
+export function isInlined({ keptHeaders }: SameBytesCase): boolean {
+  return !keptHeaders?.length;
+}
+
 /** What a host app registers for the matrix: its controller and its global filter. */
 export const SAME_BYTES_APP: { controllers: Type[]; providers: Provider[] } = {
   controllers: [SameBytesController],
