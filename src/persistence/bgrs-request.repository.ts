@@ -340,8 +340,10 @@ export class BgrsRequestRepository {
     return row?.resultBody ?? null;
   }
 
-  /** Deletes requests; their details and leases go with them (foreign keys cascade). */
-  /** Resolves to how many of them this call deleted (another instance may have deleted the rest). */
+  /**
+   * Deletes requests; their details and leases go with them (foreign keys cascade). Resolves to how many of them
+   * this call deleted (another instance may have deleted the rest).
+   */
   async deleteRequests(rids: string[]): Promise<number> {
     if (rids.length === 0) {
       return 0;
