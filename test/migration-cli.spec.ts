@@ -84,6 +84,14 @@ async function tablesOf(db: TestDatabase): Promise<string[]> {
   return rows.map((row) => row.TABLE_NAME).sort();
 }
 
+async function columnsOf(db: TestDatabase, table: string): Promise<string[]> {
+  const rows = await db.query<{ COLUMN_NAME: string }>(
+    'SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+    [db.name, table],
+  );
+  return rows.map((row) => row.COLUMN_NAME).sort();
+}
+
 async function appliedMigrations(db: TestDatabase): Promise<string[]> {
   const rows = await db.query<{ name: string }>('SELECT `name` FROM `migrations` ORDER BY `id`');
   return rows.map((row) => row.name);
@@ -163,10 +171,19 @@ describe('the migration scripts (TypeORM CLI with ormconfig.ts)', () => {
           // Only TypeORM's own bookkeeping table is left, and it is empty.
           ['migrations'],
         ];
+        const requestColumns = await columnsOf(db, 'bgrs_requests');
+        assert.ok(requestColumns.includes('result_body'), 'the newest migration added result_body');
         for (const [step, tables] of tablesLeft.entries()) {
           const revert = await runScript('migration:revert', url);
           assert.equal(revert.code, 0, describeRun(`migration:revert (${step + 1})`, revert));
           assert.deepEqual(await tablesOf(db), tables);
+          if (step === 0) {
+            assert.deepEqual(
+              await columnsOf(db, 'bgrs_requests'),
+              requestColumns.filter((column) => column !== 'result_body'),
+              'its revert dropped result_body, and only that column',
+            );
+          }
           assert.deepEqual(await appliedMigrations(db), MIGRATIONS.slice(0, MIGRATIONS.length - step - 1));
         }
       });
