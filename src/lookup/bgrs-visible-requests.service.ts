@@ -14,8 +14,9 @@ export class BgrsVisibleRequests {
     @Inject(BGRS_OPTIONS) private readonly options: ResolvedBgrsOptions,
   ) {}
 
-  async find(rid: string, caller: unknown): Promise<BgrsRequest> {
-    const request = await this.repository.findOne(rid);
+  /** `lookup` as `BgrsRequestRepository.findOne`'s (`withResultBody`). */
+  async find(rid: string, caller: unknown, lookup?: { withResultBody?: boolean }): Promise<BgrsRequest> {
+    const request = await this.repository.findOne(rid, lookup);
     // The same 404 either way, so that existence does not leak.
     if (!request || (this.options.ownerOnly && !(await this.isOwner(request, caller)))) {
       throw new NotFoundException(BGRS_MESSAGES.unknownRid(rid));

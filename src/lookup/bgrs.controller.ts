@@ -152,11 +152,11 @@ export class BgrsController {
     @Res() response: unknown,
   ): Promise<void> {
     return mappingLookupErrors(response, this.adapterHost, async () => {
-      const request = await this.visible.find(rid, caller);
+      const request = await this.visible.find(rid, caller, { withResultBody: true });
       if (request.statusId !== BgrsStatusId.Finished || !request.result) {
         throw this.conflict(request, BGRS_MESSAGES.resultNotAvailable);
       }
-      const stored = await this.results.open(request.result).catch(() => {
+      const stored = await this.results.open(request.result, request.resultBody).catch(() => {
         throw new GoneException(BGRS_MESSAGES.resultGone(rid));
       });
       const status = request.httpStatus ?? 200;

@@ -104,10 +104,13 @@ export interface ExpiredBgrsRequest {
 /** The inline result bytes one final UPDATE carries at most (besides a single larger one): well within any packet limit. */
 const OUTCOME_BATCH_BODY_BYTES = 1024 * 1024;
 
-const LOOKUP_SQL =
-  'SELECT r.id, r.rid, r.user_id, r.name, r.created_dt, r.status_id, r.progress, r.finished_dt, r.status, ' +
-  'r.content_type, r.result, s.name AS status_name ' +
-  'FROM bgrs_requests r INNER JOIN bgrs_statuses s ON s.id = r.status_id WHERE r.rid = ?';
+const LOOKUP_COLUMNS =
+  'r.id, r.rid, r.user_id, r.name, r.created_dt, r.status_id, r.progress, r.finished_dt, r.status, ' +
+  'r.content_type, r.result, s.name AS status_name';
+const LOOKUP_FROM = 'FROM bgrs_requests r INNER JOIN bgrs_statuses s ON s.id = r.status_id WHERE r.rid = ?';
+const LOOKUP_SQL = `SELECT ${LOOKUP_COLUMNS} ${LOOKUP_FROM}`;
+/** `/result`'s: with a small result's bytes, so that serving one kept in its row takes no second statement. */
+const LOOKUP_WITH_BODY_SQL = `SELECT ${LOOKUP_COLUMNS}, r.result_body ${LOOKUP_FROM}`;
 
 /**
  * Reads and writes of the requests, their details and owners (the leases and instances are `BgrsLeaseRepository`'s,
@@ -334,12 +337,6 @@ export class BgrsRequestRepository {
     return this.requests.find({ select: { rid: true, statusId: true, result: true }, where: { rid: In(rids) } });
   }
 
-  /** The bytes of the result kept in the row of `rid`; null when there are none. */
-  async findResultBody(rid: string): Promise<Buffer | null> {
-    const row = await this.requests.findOne({ select: { id: true, resultBody: true }, where: { rid } });
-    return row?.resultBody ?? null;
-  }
-
   /**
    * Deletes requests; their details and leases go with them (foreign keys cascade). Resolves to how many of them
    * this call deleted (another instance may have deleted the rest).
@@ -354,10 +351,12 @@ export class BgrsRequestRepository {
 
   /**
    * The hottest read (every poll): one constant, parameterised statement, its row hydrated by the driver, without
-   * TypeORM building the query each time, on the driver's pool where it can (`poolQueryOf`).
+   * TypeORM building the query each time, on the driver's pool where it can (`poolQueryOf`). `withResultBody`
+   * also reads `resultBody`, the bytes of a result kept in the row (null when it is in the store).
    */
-  async findOne(rid: string): Promise<BgrsRequest | null> {
-    const [row] = (await this.poolQuery(LOOKUP_SQL, [rid])) as Array<Record<string, unknown>>;
+  async findOne(rid: string, { withResultBody = false } = {}): Promise<BgrsRequest | null> {
+    const sql = withResultBody ? LOOKUP_WITH_BODY_SQL : LOOKUP_SQL;
+    const [row] = (await this.poolQuery(sql, [rid])) as Array<Record<string, unknown>>;
     if (!row) {
       return null;
     }

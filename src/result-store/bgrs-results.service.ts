@@ -2,7 +2,6 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Readable } from 'node:stream';
 import { BGRS_OPTIONS, BGRS_RESULT_STORE } from '../bgrs.constants.js';
 import type { ResolvedBgrsOptions } from '../options/bgrs-options.js';
-import { BgrsRequestRepository } from '../persistence/bgrs-request.repository.js';
 import type { BgrsResultStore, BgrsStoredResult } from './bgrs-result-store.interface.js';
 import { inlineResultAt } from './inline/inline-result-location.js';
 import { InliningResultWriter, StoredResultWriter, type RunResultWriter } from './inline/inlining-result-writer.js';
@@ -17,7 +16,6 @@ export class BgrsResults {
   constructor(
     @Inject(BGRS_OPTIONS) private readonly options: ResolvedBgrsOptions,
     @Inject(BGRS_RESULT_STORE) private readonly store: BgrsResultStore,
-    private readonly repository: BgrsRequestRepository,
   ) {}
 
   /** Starts the result of one run of `rid` (`attempt`, as `BgrsResultStore.create`). */
@@ -28,17 +26,19 @@ export class BgrsResults {
       : new StoredResultWriter(this.store.create(rid, attempt));
   }
 
-  /** Opens the committed result at `location` (a `result` column); rejects when it is missing. */
-  async open(location: string): Promise<BgrsStoredResult> {
+  /**
+   * Opens the committed result at `location` (a `result` column); `rowBody` is its row's `result_body`, read with
+   * it. Rejects when it is missing.
+   */
+  async open(location: string, rowBody: Buffer | null | undefined): Promise<BgrsStoredResult> {
     const inline = inlineResultAt(location);
     if (!inline) {
       return this.store.open(location);
     }
-    const body = await this.repository.findResultBody(inline.rid);
-    if (body === null) {
+    if (!rowBody) {
       throw new Error(`${inline.rid}: no result in its row`);
     }
-    return { body: Readable.from([body], { objectMode: false }), size: body.length, headers: {} };
+    return { body: Readable.from([rowBody], { objectMode: false }), size: rowBody.length, headers: {} };
   }
 
   /** Deletes a result from the store; one kept in its request's row goes when the row does. */
