@@ -45,7 +45,7 @@ export class BgrsRequest {
   @Column({ type: 'varchar', length: 255, nullable: true })
   result: string | null;
 
-  /** A small result's bytes, kept here instead of in the store (`inlineResultBytes`); never read with the record. */
+  /** A small result's bytes, kept here instead of in the store (`inlineResultBytes`); read only by `/result`. */
   @Column({ name: 'result_body', type: 'blob', nullable: true, select: false })
   resultBody?: Buffer | null;
 }
