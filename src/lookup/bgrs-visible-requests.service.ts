@@ -2,7 +2,7 @@ import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { BGRS_OPTIONS } from '../bgrs.constants.js';
 import type { ResolvedBgrsOptions } from '../options/bgrs-options.js';
 import { callerIdOf } from '../options/caller-id.js';
-import { BgrsRequestRepository } from '../persistence/bgrs-request.repository.js';
+import { BgrsRequestRepository, type BgrsLookupOptions } from '../persistence/bgrs-request.repository.js';
 import type { BgrsRequest } from '../persistence/entities/bgrs-request.entity.js';
 import { BGRS_MESSAGES } from '../bgrs.messages.js';
 
@@ -14,8 +14,7 @@ export class BgrsVisibleRequests {
     @Inject(BGRS_OPTIONS) private readonly options: ResolvedBgrsOptions,
   ) {}
 
-  /** `lookup` as `BgrsRequestRepository.findOne`'s (`withResultBody`). */
-  async find(rid: string, caller: unknown, lookup?: { withResultBody?: boolean }): Promise<BgrsRequest> {
+  async find(rid: string, caller: unknown, lookup?: BgrsLookupOptions): Promise<BgrsRequest> {
     const request = await this.repository.findOne(rid, lookup);
     // The same 404 either way, so that existence does not leak.
     if (!request || (this.options.ownerOnly && !(await this.isOwner(request, caller)))) {

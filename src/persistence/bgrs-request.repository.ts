@@ -101,6 +101,11 @@ export interface ExpiredBgrsRequest {
   result: string | null;
 }
 
+/** What a lookup reads besides the record: `withResultBody`, the bytes of a result kept in the row (`/result`). */
+export interface BgrsLookupOptions {
+  withResultBody?: boolean;
+}
+
 /** The inline result bytes one final UPDATE carries at most (besides a single larger one): well within any packet limit. */
 const OUTCOME_BATCH_BODY_BYTES = 1024 * 1024;
 
@@ -354,7 +359,7 @@ export class BgrsRequestRepository {
    * TypeORM building the query each time, on the driver's pool where it can (`poolQueryOf`). `withResultBody`
    * also reads `resultBody`, the bytes of a result kept in the row (null when it is in the store).
    */
-  async findOne(rid: string, { withResultBody = false } = {}): Promise<BgrsRequest | null> {
+  async findOne(rid: string, { withResultBody = false }: BgrsLookupOptions = {}): Promise<BgrsRequest | null> {
     const sql = withResultBody ? LOOKUP_WITH_BODY_SQL : LOOKUP_SQL;
     const [row] = (await this.poolQuery(sql, [rid])) as Array<Record<string, unknown>>;
     if (!row) {

@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
+import { inlineResultAt } from '../../src/result-store/inline/inline-result-location.js';
 
 /** The MariaDB server the suite runs against (root, no password). */
 export const MYSQL_SERVER_URL = process.env.BGRS_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
@@ -50,15 +51,15 @@ export class TestDatabase {
    * `inlineResultBytes`) from `result_body`, a result file from the disk.
    */
   async storedResult(location: string): Promise<Buffer> {
-    const inline = /^inline:([0-9a-f]{32})/.exec(location);
+    const inline = inlineResultAt(location);
     if (!inline) {
       return readFile(location);
     }
     const [row] = await this.query<{ result_body: Buffer | null }>(
       'SELECT result_body FROM bgrs_requests WHERE rid = ?',
-      [inline[1]],
+      [inline.rid],
     );
-    assert.ok(row?.result_body, `the row of ${inline[1]} holds its result`);
+    assert.ok(row?.result_body, `the row of ${inline.rid} holds its result`);
     return row.result_body;
   }
 

@@ -79,10 +79,10 @@ export class InliningResultWriter implements RunResultWriter {
 
   async commit(contentType: string | null, headers: BgrsResultHeaders): Promise<CommittedResult> {
     await finished(this.body);
-    if (!this.stored && Object.keys(headers).length === 0) {
-      return { location: inlineResultLocation({ rid: this.rid, attempt: this.attempt }), body: this.kept! };
-    }
     if (!this.stored) {
+      if (Object.keys(headers).length === 0) {
+        return { location: inlineResultLocation({ rid: this.rid, attempt: this.attempt }), body: this.kept! };
+      }
       this.openStored().body.end(this.kept);
     }
     return { location: await this.stored!.commit(contentType, headers), body: null };
