@@ -151,6 +151,10 @@ describe('bounded load: maxConcurrent 4, maxQueued 20, 40 simultaneous submissio
           startSequence.length >= expectedStarted ? true : undefined,
         );
         assert.equal(startSequence.length, expectedStarted, 'one freed slot starts exactly one queued request');
+        if (MAX_CONCURRENT + finishedCount < order.length) {
+          // A queued request's start is written with its progress, within progressIntervalMs.
+          await waitForStatus(http, startSequence[expectedStarted - 1], 'processing');
+        }
         // The first 4 started together (in any order); every later one in acceptance order.
         assert.deepEqual(
           startSequence.slice(MAX_CONCURRENT),

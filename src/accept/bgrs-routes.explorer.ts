@@ -1,5 +1,6 @@
 import { Injectable, type Type } from '@nestjs/common';
 import {
+  HEADERS_METADATA,
   PATH_METADATA,
   REDIRECT_METADATA,
   RENDER_METADATA,
@@ -24,6 +25,8 @@ export interface BgrsRoute {
   readonly queue: boolean;
   /** A run cut by its worker's death is run again. */
   readonly rerun: boolean;
+  /** The headers its `@Header()` decorators set, which belong to its result and not to the early answer. */
+  readonly headers: readonly string[];
 }
 
 /**
@@ -68,6 +71,7 @@ export class BgrsRoutesExplorer {
         answersItself: this.answersItself(controller, name, handler),
         queue: options.queue !== false,
         rerun: options.rerun !== false,
+        headers: (Reflect.getMetadata(HEADERS_METADATA, handler) ?? []).map((header: { name: string }) => header.name),
       });
       // An own property of this controller's prototype: a base class shared with other controllers stays as it is.
       Object.defineProperty(prototype, name, { value: held, writable: true, configurable: true, enumerable: false });

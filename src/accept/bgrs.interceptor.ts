@@ -9,8 +9,7 @@ import {
   type ExecutionContext,
   type NestInterceptor,
 } from '@nestjs/common';
-import { HEADERS_METADATA } from '@nestjs/common/constants.js';
-import { HttpAdapterHost, Reflector } from '@nestjs/core';
+import { HttpAdapterHost } from '@nestjs/core';
 import { Writable } from 'node:stream';
 import { of, type Observable } from 'rxjs';
 import { BGRS_OPTIONS } from '../bgrs.constants.js';
@@ -44,7 +43,6 @@ export class BgrsInterceptor implements NestInterceptor {
   private readonly replays: boolean;
 
   constructor(
-    private readonly reflector: Reflector,
     @Inject(BGRS_OPTIONS) private readonly options: ResolvedBgrsOptions,
     private readonly routes: BgrsRoutesExplorer,
     private readonly location: BgrsLocation,
@@ -121,11 +119,8 @@ export class BgrsInterceptor implements NestInterceptor {
     const request = context.switchToHttp().getRequest();
     const response = context.switchToHttp().getResponse();
     const rid = createRid();
-    const routeHeaders = (
-      this.reflector.get<Array<{ name: string }>>(HEADERS_METADATA, context.getHandler()) ?? []
-    ).map((header) => header.name);
     const platform = this.platform.get();
-    const snapshot = platform.snapshot(response, routeHeaders);
+    const snapshot = platform.snapshot(response, route.headers);
     const run = new BackgroundRun(rid, new ProgressBuffer(rid, this.repository, this.options.progressIntervalMs));
     // Bound here, so that the handler and all it calls see the run (ProgressReporter).
     const result = new HandlerResult(backgroundRunStorage.run(run, () => next.handle()));
@@ -139,7 +134,7 @@ export class BgrsInterceptor implements NestInterceptor {
     const ticket = queued
       ? await this.submit(context, run, { rid, userId, name, request, rerun: route.rerun })
       : await this.record(context, run, { rid, userId, name });
-    platform.prepareEarlyAnswer(response, routeHeaders, {
+    platform.prepareEarlyAnswer(response, route.headers, {
       'Content-Type': 'application/json; charset=utf-8',
       Location: this.location.of(rid),
       ...(trigger.preferAsync ? { 'Preference-Applied': 'respond-async' } : {}),

@@ -20,8 +20,8 @@ export class HandlerResult {
   private markSettled!: () => void;
   /** Resolves when the observable has completed or failed, or was cancelled. */
   readonly settled = new Promise<void>((resolve) => (this.markSettled = resolve));
-  private markHandedOver!: () => void;
-  private readonly handedOver = new Promise<void>((resolve) => (this.markHandedOver = resolve));
+  private handedOver = false;
+  private markHandedOver: (() => void) | undefined;
 
   constructor(source: Observable<unknown>) {
     this.subscription = source.subscribe({
@@ -58,7 +58,11 @@ export class HandlerResult {
    * itself (a redirect, a template, or none for `@Res()`), and whose errors its exception filters render.
    */
   handedOverToNest(): Observable<unknown> {
-    return from(this.handedOver).pipe(switchMap(() => this.toObservable()));
+    // Made only for these routes: most runs never hand over.
+    const handedOver = this.handedOver
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => (this.markHandedOver = resolve));
+    return from(handedOver).pipe(switchMap(() => this.toObservable()));
   }
 
   /** Lets `handedOverToNest()` deliver the outcome; a cancelled run delivers no value, so nothing is rendered. */
@@ -67,7 +71,8 @@ export class HandlerResult {
       this.error = undefined;
       this.hasValue = false;
     }
-    this.markHandedOver();
+    this.handedOver = true;
+    this.markHandedOver?.();
   }
 
   /** The settled outcome as an observable again, for a request that stays in the foreground after all. */

@@ -15,7 +15,7 @@ import { BgrsOwner } from './entities/bgrs-owner.entity.js';
 import { BgrsRequest } from './entities/bgrs-request.entity.js';
 import { BgrsStatus } from './entities/bgrs-status.entity.js';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
-import { poolQueryOf, type PoolQuery } from './pool-query.js';
+import { poolChangeOf, poolQueryOf, type PoolChange, type PoolQuery } from './pool-query.js';
 import { WriteBatcher } from './write-batcher.js';
 
 /** `?, ?, ?`: `count` placeholders. */
@@ -147,6 +147,7 @@ export class BgrsRequestRepository {
     { maxBatch: 20 },
   );
   private readonly poolQuery: PoolQuery;
+  private readonly poolChange: PoolChange;
 
   constructor(@Inject(BGRS_DATA_SOURCE) private readonly dataSource: DataSource) {
     this.requests = dataSource.getRepository(BgrsRequest);
@@ -156,6 +157,7 @@ export class BgrsRequestRepository {
     const columnOf = (property: string) => this.requests.metadata.findColumnWithPropertyName(property)!;
     this.dateColumns = { createdDt: columnOf('createdDt'), finishedDt: columnOf('finishedDt') };
     this.poolQuery = poolQueryOf(dataSource);
+    this.poolChange = poolChangeOf(dataSource);
   }
 
   /** Records an accepted request together with its lease or its job: all land, or none. */
@@ -262,7 +264,7 @@ export class BgrsRequestRepository {
     const { finishedDt } = this.dateColumns;
     const rids = outcomes.map((outcome) => outcome.rid);
     const fenced = outcomes.filter((outcome) => outcome.attempt !== undefined);
-    const changed = await this.changedBy(
+    const changed = await this.poolChange(
       `UPDATE bgrs_requests SET status_id = ${BgrsStatusId.Finished}, progress = ?, ` +
         `finished_dt = CASE rid ${cases} END, status = CASE rid ${cases} END, ` +
         `content_type = CASE rid ${cases} END, result = CASE rid ${cases} END, result_body = CASE rid ${cases} END ` +
@@ -287,17 +289,6 @@ export class BgrsRequestRepository {
       const row = stored.get(outcome.rid);
       return row?.statusId === BgrsStatusId.Finished && row.result === outcome.result;
     });
-  }
-
-  /** Runs a write and answers how many rows it changed, as every driver reports it. */
-  private async changedBy(sql: string, parameters: unknown[]): Promise<number> {
-    const runner = this.dataSource.createQueryRunner();
-    try {
-      const { affected } = await runner.query(sql, parameters, true);
-      return affected ?? 0;
-    } finally {
-      await runner.release();
-    }
   }
 
   /**

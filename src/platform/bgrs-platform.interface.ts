@@ -9,9 +9,9 @@ export interface BgrsPlatform {
   /** Runs `hook` on every request before routing, with the request object that guards and handlers get. */
   beforeRouting(app: unknown, hook: (request: any) => void): void;
   /** The status and the route's own headers (`@HttpCode`, `@Header`), already on the response at intercept time. */
-  snapshot(response: unknown, routeHeaders: string[]): ResponseSnapshot;
+  snapshot(response: unknown, routeHeaders: readonly string[]): ResponseSnapshot;
   /** Turns the response into the early answer: status 202, the route's headers removed, `headers` added. */
-  prepareEarlyAnswer(response: unknown, routeHeaders: string[], headers: Record<string, string>): void;
+  prepareEarlyAnswer(response: unknown, routeHeaders: readonly string[], headers: Record<string, string>): void;
   /** Resolves once the early answer has gone out (or the client has gone away). */
   whenSent(response: unknown): Promise<void>;
   /**

@@ -20,11 +20,11 @@ export class ExpressPlatform implements BgrsPlatform {
     });
   }
 
-  snapshot(response: ServerResponse, routeHeaders: string[]): ResponseSnapshot {
+  snapshot(response: ServerResponse, routeHeaders: readonly string[]): ResponseSnapshot {
     return takeSnapshot(response.statusCode, routeHeaders, (name) => response.getHeader(name));
   }
 
-  prepareEarlyAnswer(response: ServerResponse, routeHeaders: string[], headers: Record<string, string>): void {
+  prepareEarlyAnswer(response: ServerResponse, routeHeaders: readonly string[], headers: Record<string, string>): void {
     response.statusCode = 202;
     for (const name of routeHeaders) {
       response.removeHeader(name);

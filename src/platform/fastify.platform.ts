@@ -37,11 +37,11 @@ export class FastifyPlatform implements BgrsPlatform {
     });
   }
 
-  snapshot(reply: FastifyReplyLike, routeHeaders: string[]): ResponseSnapshot {
+  snapshot(reply: FastifyReplyLike, routeHeaders: readonly string[]): ResponseSnapshot {
     return takeSnapshot(reply.statusCode, routeHeaders, (name) => reply.getHeader(name));
   }
 
-  prepareEarlyAnswer(reply: FastifyReplyLike, routeHeaders: string[], headers: Record<string, string>): void {
+  prepareEarlyAnswer(reply: FastifyReplyLike, routeHeaders: readonly string[], headers: Record<string, string>): void {
     reply.code(202);
     for (const name of routeHeaders) {
       reply.removeHeader(name);

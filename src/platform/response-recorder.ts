@@ -40,7 +40,7 @@ export interface ResponseSnapshot {
 /** The snapshot of a response whose status is `statusCode`, with the route's headers read by `getHeader`. */
 export function takeSnapshot(
   statusCode: number,
-  routeHeaders: string[],
+  routeHeaders: readonly string[],
   getHeader: (name: string) => HeaderValue | undefined,
 ): ResponseSnapshot {
   const headers: ResponseSnapshot['headers'] = {};

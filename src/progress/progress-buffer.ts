@@ -11,6 +11,7 @@ const MAX_PENDING_DETAILS = 1000;
  * The progress of one running request. `report()` and `detail()` only touch memory; the buffer writes at most
  * once per interval (the latest percent, and the queued details in one INSERT), so a tight loop of reports costs
  * a handful of writes. A failed write is logged and dropped: progress is never worth failing a request for.
+ * The start of a request that was recorded as `queued` is written the same way (`started()`).
  */
 export class ProgressBuffer {
   private static readonly logger = new Logger('BgrsProgress');
@@ -20,6 +21,8 @@ export class ProgressBuffer {
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
   private closed = false;
+  /** A start that `started()` announced and no write has carried yet. */
+  private startPending = false;
 
   constructor(
     private readonly rid: string,
@@ -44,6 +47,17 @@ export class ProgressBuffer {
     }
   }
 
+  /**
+   * A queued request got its slot: `processing` is written with the next write, within the interval. A run that
+   * ends before then never writes it: its final write takes it from `queued` to its end state, one statement less.
+   */
+  started(): void {
+    if (!this.closed) {
+      this.startPending = true;
+      this.schedule();
+    }
+  }
+
   detail(text: string): Promise<void> {
     if (this.closed) {
       return DONE;
@@ -64,10 +78,22 @@ export class ProgressBuffer {
     return this.writing;
   }
 
-  /** Writes the rest and stops: later reports (from a handler that outlives its request) are ignored. */
-  async close(): Promise<void> {
-    await this.flush();
-    this.closed = true;
+  /**
+   * Writes the rest and stops: later reports (from a handler that outlives its request) are ignored. A start not
+   * written yet is dropped: the run is over, and its end state is what the record shows next.
+   */
+  close(): Promise<void> {
+    this.startPending = false;
+    if (this.details.length === 0 && this.percent === this.savedPercent) {
+      // Nothing left to write, as for most runs: no write is queued for it.
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.closed = true;
+      return this.writing;
+    }
+    return this.flush().then(() => {
+      this.closed = true;
+    });
   }
 
   private schedule(): void {
@@ -80,7 +106,12 @@ export class ProgressBuffer {
   private async write(): Promise<void> {
     const details = this.details.splice(0);
     const percent = this.percent;
+    const start = this.startPending;
+    this.startPending = false;
     try {
+      if (start) {
+        await this.repository.markProcessing(this.rid);
+      }
       await this.repository.addDetails(details);
       if (percent !== this.savedPercent) {
         await this.repository.saveProgress(this.rid, percent);

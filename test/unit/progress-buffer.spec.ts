@@ -9,13 +9,23 @@ import { ProgressBuffer } from '../../src/progress/progress-buffer.js';
 class RecordingRepository {
   readonly progress: number[] = [];
   readonly details: NewBgrsDetail[] = [];
+  /** Every write, in order: `start`, `details` or `progress`. */
+  readonly writes: string[] = [];
   failing = false;
+
+  async markProcessing(): Promise<void> {
+    if (this.failing) {
+      throw new Error('database away');
+    }
+    this.writes.push('start');
+  }
 
   async saveProgress(_rid: string, percent: number): Promise<void> {
     if (this.failing) {
       throw new Error('database away');
     }
     this.progress.push(percent);
+    this.writes.push('progress');
   }
 
   async addDetails(rows: NewBgrsDetail[]): Promise<void> {
@@ -23,11 +33,14 @@ class RecordingRepository {
       throw new Error('database away');
     }
     this.details.push(...rows);
+    if (rows.length > 0) {
+      this.writes.push('details');
+    }
   }
 }
 
-function buffer(repository: RecordingRepository): ProgressBuffer {
-  return new ProgressBuffer('0'.repeat(32), repository as unknown as BgrsRequestRepository, 60_000);
+function buffer(repository: RecordingRepository, intervalMs = 60_000): ProgressBuffer {
+  return new ProgressBuffer('0'.repeat(32), repository as unknown as BgrsRequestRepository, intervalMs);
 }
 
 describe('ProgressBuffer', () => {
@@ -85,5 +98,41 @@ describe('ProgressBuffer', () => {
     assert.deepEqual(repository.progress, [20]);
     assert.deepEqual(repository.details, []);
     assert.equal(logger.problems(/not saved: database away/).length, 1, 'the dropped write is logged once');
+  });
+
+  it('writes the start of a queued request with its next write, before its details and progress', async () => {
+    const repository = new RecordingRepository();
+    const progress = buffer(repository);
+    progress.started();
+    await progress.detail('working');
+    progress.report(30);
+    await progress.flush();
+    progress.report(60);
+    await progress.close();
+    assert.deepEqual(repository.writes, ['start', 'details', 'progress', 'progress']);
+  });
+
+  it('writes the start within the interval even when nothing else is reported', async () => {
+    const repository = new RecordingRepository();
+    const progress = buffer(repository, 20);
+    progress.started();
+    const deadline = Date.now() + 5000;
+    while (repository.writes.length === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.deepEqual(repository.writes, ['start']);
+    await progress.close();
+    assert.deepEqual(repository.writes, ['start'], 'written once');
+  });
+
+  it('drops a start not written yet when the run ends first: its final write ends it from queued', async () => {
+    const repository = new RecordingRepository();
+    const progress = buffer(repository);
+    progress.started();
+    await progress.detail('quick');
+    await progress.close();
+    progress.started();
+    await progress.flush();
+    assert.deepEqual(repository.writes, ['details'], 'no start written, before or after the end');
   });
 });

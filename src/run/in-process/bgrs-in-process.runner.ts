@@ -2,7 +2,6 @@ import { Inject, Injectable, Logger, type ExecutionContext } from '@nestjs/commo
 import type { Writable } from 'node:stream';
 import { BGRS_INSTANCE_ID, BGRS_OPTIONS, BGRS_STATUS_NAMES, BgrsStatusId } from '../../bgrs.constants.js';
 import type { ResolvedBgrsOptions } from '../../options/bgrs-options.js';
-import { BgrsRequestRepository } from '../../persistence/bgrs-request.repository.js';
 import type { BackgroundRun } from '../../accept/background-run.js';
 import { BgrsPlatformService } from '../../platform/bgrs-platform.service.js';
 import type { ResponseSnapshot } from '../../platform/response-recorder.js';
@@ -68,7 +67,6 @@ export class BgrsInProcessRunner {
   constructor(
     /** This process, as the holder of leases. */
     @Inject(BGRS_INSTANCE_ID) readonly instanceId: string,
-    private readonly repository: BgrsRequestRepository,
     private readonly completion: BgrsRunCompletion,
     private readonly renderer: BgrsOutcomeRenderer,
     private readonly platform: BgrsPlatformService,
@@ -224,16 +222,15 @@ export class BgrsInProcessRunner {
     }
   }
 
-  /** Runs a request that holds a slot; one that was recorded as `queued` is marked `processing` first. */
+  /**
+   * Runs a request that holds a slot. One that was recorded as `queued` is marked `processing` with its progress
+   * (within `progressIntervalMs`); the final write, fenced to running requests, never depends on that mark.
+   */
   private begin(ticket: Ticket, accepted: AcceptedRequest): void {
-    const { rid } = accepted.run;
-    const marked =
-      ticket.status === BgrsStatusId.Queued
-        ? this.repository
-            .markProcessing(rid)
-            .catch((error: Error) => this.logger.warn(`${rid}: status not updated: ${error.message}`))
-        : Promise.resolve();
-    ticket.running = Promise.all([marked, accepted.answered]).then(() => this.execute(ticket, accepted));
+    if (ticket.status === BgrsStatusId.Queued) {
+      accepted.run.progress.started();
+    }
+    ticket.running = accepted.answered.then(() => this.execute(ticket, accepted));
   }
 
   private async execute(ticket: Ticket, accepted: AcceptedRequest): Promise<void> {
