@@ -15,7 +15,15 @@ import { BgrsOwner } from './entities/bgrs-owner.entity.js';
 import { BgrsRequest } from './entities/bgrs-request.entity.js';
 import { BgrsStatus } from './entities/bgrs-status.entity.js';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
-import { poolChangeOf, poolQueryOf, type PoolChange, type PoolQuery } from './pool-query.js';
+import {
+  poolChangeOf,
+  poolQueryOf,
+  poolTransactionOf,
+  type PoolChange,
+  type PoolQuery,
+  type PoolStatement,
+  type PoolTransaction,
+} from './pool-query.js';
 import { WriteBatcher } from './write-batcher.js';
 
 /** `?, ?, ?`: `count` placeholders. */
@@ -148,6 +156,7 @@ export class BgrsRequestRepository {
   );
   private readonly poolQuery: PoolQuery;
   private readonly poolChange: PoolChange;
+  private readonly poolTransaction: PoolTransaction;
 
   constructor(@Inject(BGRS_DATA_SOURCE) private readonly dataSource: DataSource) {
     this.requests = dataSource.getRepository(BgrsRequest);
@@ -158,6 +167,7 @@ export class BgrsRequestRepository {
     this.dateColumns = { createdDt: columnOf('createdDt'), finishedDt: columnOf('finishedDt') };
     this.poolQuery = poolQueryOf(dataSource);
     this.poolChange = poolChangeOf(dataSource);
+    this.poolTransaction = poolTransactionOf(dataSource);
   }
 
   /** Records an accepted request together with its lease or its job: all land, or none. */
@@ -166,9 +176,9 @@ export class BgrsRequestRepository {
   }
 
   /**
-   * Concurrent acceptances share one transaction of multi-row INSERTs, written as SQL: TypeORM's insert builder
-   * costs more CPU per row than the acceptance itself. Callers with ids other than numbers add an INSERT, and so do
-   * requests handed to the queue.
+   * Concurrent acceptances share one transaction of multi-row INSERTs, written as SQL on the driver's pool
+   * (`poolTransactionOf`): TypeORM's insert builder costs more CPU per row than the acceptance itself. Callers with
+   * ids other than numbers add an INSERT, and so do requests handed to the queue.
    */
   private async insertMany(requests: NewBgrsRequest[]): Promise<void> {
     const { createdDt } = this.dateColumns;
@@ -179,10 +189,10 @@ export class BgrsRequestRepository {
     const jobs = requests.flatMap(({ rid, job }) =>
       job ? [[rid, job.rerun ? 1 : 0, job.queuedAt, job.envelope]] : [],
     );
-    await this.dataSource.transaction(async (manager) => {
-      await manager.query(
-        `INSERT INTO bgrs_requests (rid, user_id, name, status_id, created_dt, progress) VALUES ${rowsOf(requests, 6)}`,
-        requests.flatMap((request) => [
+    const statements: PoolStatement[] = [
+      {
+        sql: `INSERT INTO bgrs_requests (rid, user_id, name, status_id, created_dt, progress) VALUES ${rowsOf(requests, 6)}`,
+        parameters: requests.flatMap((request) => [
           request.rid,
           typeof request.userId === 'number' ? request.userId : null,
           request.name.slice(0, BGRS_NAME_MAX_LENGTH),
@@ -190,23 +200,27 @@ export class BgrsRequestRepository {
           this.dataSource.driver.preparePersistentValue(toSecond(request.createdAt), createdDt),
           '0.00',
         ]),
-      );
-      if (leases.length > 0) {
-        await manager.query(`INSERT INTO bgrs_leases (rid, instance_id) VALUES ${rowsOf(leases, 2)}`, leases.flat());
-      }
-      if (jobs.length > 0) {
-        await manager.query(
-          `INSERT INTO bgrs_jobs (rid, rerun, queued_at, envelope) VALUES ${rowsOf(jobs, 4)}`,
-          jobs.flat(),
-        );
-      }
-      if (owners.length > 0) {
-        await manager.query(
-          `INSERT INTO bgrs_owners (rid, owner) VALUES ${rowsOf(owners, 2)}`,
-          owners.flatMap(({ rid, owner }) => [rid, owner]),
-        );
-      }
-    });
+      },
+    ];
+    if (leases.length > 0) {
+      statements.push({
+        sql: `INSERT INTO bgrs_leases (rid, instance_id) VALUES ${rowsOf(leases, 2)}`,
+        parameters: leases.flat(),
+      });
+    }
+    if (jobs.length > 0) {
+      statements.push({
+        sql: `INSERT INTO bgrs_jobs (rid, rerun, queued_at, envelope) VALUES ${rowsOf(jobs, 4)}`,
+        parameters: jobs.flat(),
+      });
+    }
+    if (owners.length > 0) {
+      statements.push({
+        sql: `INSERT INTO bgrs_owners (rid, owner) VALUES ${rowsOf(owners, 2)}`,
+        parameters: owners.flatMap(({ rid, owner }) => [rid, owner]),
+      });
+    }
+    await this.poolTransaction(statements);
   }
 
   /** A queued request starts; requests starting together are updated in one statement. */

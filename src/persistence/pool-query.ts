@@ -1,8 +1,22 @@
-import { QueryFailedError, type DataSource } from 'typeorm';
+import { QueryFailedError, type DataSource, type Logger } from 'typeorm';
 
-/** The callback `query` of a mysql or mysql2 pool, as TypeORM's MySQL driver holds it. */
+type QueryCallback = (error: Error | null, rows: unknown) => void;
+
+/** The callback API of a mysql or mysql2 pool, as TypeORM's MySQL driver holds it. */
 interface CallbackPool {
-  query(sql: string, parameters: unknown[], callback: (error: Error | null, rows: unknown) => void): void;
+  query(sql: string, parameters: unknown[], callback: QueryCallback): void;
+  getConnection(callback: (error: Error | null, connection: CallbackConnection) => void): void;
+}
+
+interface CallbackConnection {
+  query(sql: string, parameters: unknown[], callback: QueryCallback): void;
+  release(): void;
+}
+
+/** One statement with its parameters. */
+export interface PoolStatement {
+  sql: string;
+  parameters: unknown[];
 }
 
 /** Runs one statement outside any transaction and answers its rows. */
@@ -11,23 +25,34 @@ export type PoolQuery = (sql: string, parameters: unknown[]) => Promise<unknown>
 /** Runs one write outside any transaction and answers how many rows it changed. */
 export type PoolChange = (sql: string, parameters: unknown[]) => Promise<number>;
 
-/**
- * `dataSource.query()`, for the hottest statements. On MySQL and MariaDB it goes straight to the driver's pool:
- * TypeORM's `query()` makes a query runner per call (connect, its subscribers' before/after events, release), which
- * cost ≈ 80 µs of CPU per statement here on top of ≈ 50 µs for the pool's own call (BENCHMARKS.md, finding 17). The
- * statement and its errors still go to TypeORM's logger, and an error is TypeORM's `QueryFailedError`, as with
- * `query()`. Other drivers, and a pool TypeORM does not expose as one (replication), go through `query()`.
+/** Runs statements in order in one transaction: all land, or none. */
+export type PoolTransaction = (statements: PoolStatement[]) => Promise<void>;
+
+/*
+ * The module's hottest statements go straight to the driver's pool on MySQL and MariaDB: TypeORM's `query()` makes
+ * a query runner per call (connect, its subscribers' before/after events, release), which cost ≈ 80 µs of CPU per
+ * statement here on top of ≈ 50 µs for the pool's own call (BENCHMARKS.md, finding 17), and its runner's promise
+ * API captures a stack per query (finding 18). Statements and their errors still go to TypeORM's logger, and an
+ * error is TypeORM's `QueryFailedError`, as with `query()`. Other drivers, and a pool TypeORM does not expose as one
+ * (replication), go through TypeORM.
  */
+
+/** `dataSource.query()` on the driver's pool. */
 export function poolQueryOf(dataSource: DataSource): PoolQuery {
-  return onDriverPool(dataSource, (sql, parameters) => dataSource.query(sql, parameters), (rows) => rows);
+  return (sql, parameters) => {
+    const pool = driverPoolOf(dataSource);
+    return pool ? query(pool, dataSource.logger, sql, parameters) : dataSource.query(sql, parameters);
+  };
 }
 
-/**
- * A write's changed rows, as TypeORM reports them (`affected`), by the same road as `poolQueryOf`: on MySQL and
- * MariaDB the pool's own answer (`affectedRows`, which is what TypeORM reads there too), elsewhere a query runner.
- */
+/** A write's changed rows as TypeORM reports them (`affected`: the pool's `affectedRows` on MySQL and MariaDB). */
 export function poolChangeOf(dataSource: DataSource): PoolChange {
-  const fallback: PoolChange = async (sql, parameters) => {
+  return async (sql, parameters) => {
+    const pool = driverPoolOf(dataSource);
+    if (pool) {
+      const header = (await query(pool, dataSource.logger, sql, parameters)) as { affectedRows?: number };
+      return header.affectedRows ?? 0;
+    }
     const runner = dataSource.createQueryRunner();
     try {
       const { affected } = await runner.query(sql, parameters, true);
@@ -36,35 +61,73 @@ export function poolChangeOf(dataSource: DataSource): PoolChange {
       await runner.release();
     }
   };
-  return onDriverPool(dataSource, fallback, (header) => (header as { affectedRows?: number }).affectedRows ?? 0);
 }
 
-function onDriverPool<T>(
-  dataSource: DataSource,
-  fallback: (sql: string, parameters: unknown[]) => Promise<T>,
-  answer: (rows: unknown) => T,
-): (sql: string, parameters: unknown[]) => Promise<T> {
-  const { type } = dataSource.driver.options;
-  if (type !== 'mysql' && type !== 'mariadb') {
-    return fallback;
-  }
-  return (sql, parameters) => {
-    // Created when the data source connects; read per call, as the data source may connect after this module starts.
-    const pool = (dataSource.driver as unknown as { pool?: CallbackPool }).pool;
-    if (typeof pool?.query !== 'function') {
-      return fallback(sql, parameters);
+/**
+ * A transaction of a few statements: on MySQL and MariaDB one connection of the driver's pool, its `START
+ * TRANSACTION`, statements and `COMMIT` (logged as TypeORM logs its own), rolled back at the first error; elsewhere
+ * `dataSource.transaction()`.
+ */
+export function poolTransactionOf(dataSource: DataSource): PoolTransaction {
+  return (statements) => {
+    const pool = driverPoolOf(dataSource);
+    if (pool) {
+      return inTransaction(pool, dataSource.logger, statements);
     }
-    const logger = dataSource.logger;
-    logger.logQuery(sql, parameters);
-    return new Promise((resolve, reject) => {
-      pool.query(sql, parameters, (error, rows) => {
-        if (error) {
-          logger.logQueryError(error, sql, parameters);
-          reject(new QueryFailedError(sql, parameters, error));
-          return;
-        }
-        resolve(answer(rows));
-      });
+    return dataSource.transaction(async (manager) => {
+      for (const { sql, parameters } of statements) {
+        await manager.query(sql, parameters);
+      }
     });
   };
+}
+
+/** Created when the data source connects: read per call, as the data source may connect after this module starts. */
+function driverPoolOf(dataSource: DataSource): CallbackPool | undefined {
+  const { type } = dataSource.driver.options;
+  if (type !== 'mysql' && type !== 'mariadb') {
+    return undefined;
+  }
+  const pool = (dataSource.driver as unknown as { pool?: CallbackPool }).pool;
+  return typeof pool?.query === 'function' && typeof pool.getConnection === 'function' ? pool : undefined;
+}
+
+function query(on: Pick<CallbackPool, 'query'>, logger: Logger, sql: string, parameters: unknown[]): Promise<unknown> {
+  logger.logQuery(sql, parameters);
+  return new Promise((resolve, reject) => {
+    on.query(sql, parameters, (error, rows) => {
+      if (error) {
+        logger.logQueryError(error, sql, parameters);
+        reject(new QueryFailedError(sql, parameters, error));
+        return;
+      }
+      resolve(rows);
+    });
+  });
+}
+
+function inTransaction(pool: CallbackPool, logger: Logger, statements: PoolStatement[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    pool.getConnection((connectError, connection) => {
+      if (connectError) {
+        reject(new QueryFailedError('START TRANSACTION', [], connectError));
+        return;
+      }
+      const run = async () => {
+        try {
+          for (const { sql, parameters } of [{ sql: 'START TRANSACTION', parameters: [] }, ...statements]) {
+            await query(connection, logger, sql, parameters);
+          }
+          await query(connection, logger, 'COMMIT', []);
+        } catch (error) {
+          // Whatever ROLLBACK meets, the connection goes back: the pool drops one that broke.
+          await query(connection, logger, 'ROLLBACK', []).catch(() => undefined);
+          throw error;
+        } finally {
+          connection.release();
+        }
+      };
+      run().then(resolve, reject);
+    });
+  });
 }
