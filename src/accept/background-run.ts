@@ -16,49 +16,67 @@ export class BackgroundRun {
   readonly abortController = new AbortController();
   /** The controller instance whose handler arrived; exception filters are looked up for it. */
   controller: object | undefined;
-  private markArrived!: () => void;
-  /** Resolves when the handler reaches its door, i.e. guards and pipes have let it through. */
-  readonly arrived = new Promise<void>((resolve) => (this.markArrived = resolve));
-  private openDoor!: () => void;
-  private refuseDoor!: (error: Error) => void;
-  private readonly door = new Promise<void>((resolve, reject) => {
-    this.openDoor = resolve;
-    this.refuseDoor = reject;
-  });
+  private arrival: (() => void) | undefined;
+  private doorState: 'closed' | 'open' | 'refused' = 'closed';
+  /** Made when the handler arrives at a closed door; most promises of a run are per request, so not this one. */
+  private door: { promise: Promise<void>; open: () => void; refuse: (error: Error) => void } | undefined;
 
   constructor(
     readonly rid: string,
     readonly progress: ProgressBuffer,
     /** Which run of the request this is: 1, or more when a queue worker runs it again after another one stopped. */
     readonly attempt = 1,
-  ) {
-    // A refused run's door is only awaited by a handler that arrived.
-    this.door.catch(() => undefined);
-  }
+  ) {}
 
   get signal(): AbortSignal {
     return this.abortController.signal;
   }
 
+  /** Calls `listener` once the handler reaches its door, i.e. guards and pipes have let it through. */
+  onArrival(listener: () => void): void {
+    if (this.controller) {
+      listener();
+    } else {
+      this.arrival = listener;
+    }
+  }
+
   /**
-   * Called by the handler wrapper: announces the arrival and returns the door to wait at. Only the route
-   * handler is held; a held method it calls in turn runs straight through.
+   * Called by the handler wrapper: announces the arrival and returns the door to wait at (none when it is open).
+   * Only the route handler is held; a held method it calls in turn runs straight through.
    */
   arrive(controller: object): Promise<void> | undefined {
     if (this.controller) {
       return undefined;
     }
     this.controller = controller;
-    this.markArrived();
-    return this.door;
+    this.arrival?.();
+    if (this.doorState === 'open') {
+      return undefined;
+    }
+    if (this.doorState === 'refused') {
+      return Promise.reject(new BackgroundRunRefusedError());
+    }
+    let open!: () => void;
+    let refuse!: (error: Error) => void;
+    const promise = new Promise<void>((resolve, reject) => {
+      open = resolve;
+      refuse = reject;
+    });
+    this.door = { promise, open, refuse };
+    return promise;
   }
 
   open(): void {
-    this.openDoor();
+    this.doorState = 'open';
+    this.door?.open();
   }
 
   refuse(): void {
-    this.refuseDoor(new BackgroundRunRefusedError());
+    if (this.doorState === 'closed') {
+      this.doorState = 'refused';
+      this.door?.refuse(new BackgroundRunRefusedError());
+    }
   }
 }
 

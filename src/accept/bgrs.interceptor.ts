@@ -125,7 +125,10 @@ export class BgrsInterceptor implements NestInterceptor {
     // Bound here, so that the handler and all it calls see the run (ProgressReporter).
     const result = new HandlerResult(backgroundRunStorage.run(run, () => next.handle()));
 
-    const arrived = await Promise.race([run.arrived.then(() => true), result.settled.then(() => false)]);
+    const arrived = await new Promise<boolean>((decide) => {
+      run.onArrival(() => decide(true));
+      result.onSettled(() => decide(false));
+    });
     if (!arrived) {
       // Refused by a pipe, or answered by an interceptor inside ours: the foreground answer stands.
       return result.toObservable();

@@ -17,6 +17,8 @@ export class HandlerResult {
   private value: unknown;
   private error: { reason: unknown } | undefined;
   private readonly subscription: Subscription;
+  private isSettled = false;
+  private settledListeners: Array<() => void> = [];
   private markSettled!: () => void;
   /** Resolves when the observable has completed or failed, or was cancelled. */
   readonly settled = new Promise<void>((resolve) => (this.markSettled = resolve));
@@ -31,10 +33,19 @@ export class HandlerResult {
       },
       error: (reason) => {
         this.error = { reason };
-        this.markSettled();
+        this.settle();
       },
-      complete: () => this.markSettled(),
+      complete: () => this.settle(),
     });
+  }
+
+  /** Calls `listener` once the observable has settled (at once if it has). */
+  onSettled(listener: () => void): void {
+    if (this.isSettled) {
+      listener();
+    } else {
+      this.settledListeners.push(listener);
+    }
   }
 
   /** The last value, as Nest takes it (`lastValueFrom`), or the error. */
@@ -50,7 +61,7 @@ export class HandlerResult {
   cancel(): void {
     this.subscription.unsubscribe();
     this.error ??= { reason: new HandlerCancelledError() };
-    this.markSettled();
+    this.settle();
   }
 
   /**
@@ -73,6 +84,17 @@ export class HandlerResult {
     }
     this.handedOver = true;
     this.markHandedOver?.();
+  }
+
+  private settle(): void {
+    if (this.isSettled) {
+      return;
+    }
+    this.isSettled = true;
+    this.markSettled();
+    for (const listener of this.settledListeners.splice(0)) {
+      listener();
+    }
   }
 
   /** The settled outcome as an observable again, for a request that stays in the foreground after all. */
