@@ -77,6 +77,32 @@ describe('BgrsRequestRepository (grouped writes, real MariaDB)', () => {
     assert.equal(await leased(rids), 5);
   });
 
+  it('an acceptance whose lease cannot be written leaves no request, and its connection goes back to the pool', async () => {
+    // More failed transactions than the pool has connections (10): a connection kept by one would stall the rest.
+    const failed = Array.from({ length: 15 }, () => createRid());
+    for (const rid of failed) {
+      await assert.rejects(
+        repository.insert({
+          rid,
+          userId: 1,
+          name: '/work',
+          statusId: BgrsStatusId.Processing,
+          createdAt: new Date(),
+          // Longer than `instance_id` (CHAR(32)): the request's INSERT lands, the lease's fails.
+          instanceId: 'x'.repeat(40),
+        }),
+        /instance_id/,
+      );
+    }
+    assert.equal(await db.count('bgrs_requests', 'rid IN (?)', [failed]), 0, 'every transaction was rolled back');
+    assert.ok(
+      queryLog.queries.filter(({ query }) => query === 'ROLLBACK').length >= failed.length,
+      'each failed transaction is rolled back',
+    );
+    const [rid] = await accept(1, BgrsStatusId.Processing);
+    assert.equal((await rowOf(rid)).status_id, BgrsStatusId.Processing, 'the pool still takes acceptances');
+  });
+
   it('starts queued requests together, and only those still queued', async () => {
     const rids = await accept(4, BgrsStatusId.Queued);
     await repository.cancel(rids[3], 'cancelled while queued');
