@@ -78,10 +78,15 @@ async function main(): Promise<void> {
     const measure = async (key: keyof typeof apps) => {
       const app = apps[key];
       await database.settle(30_000);
-      const before = { queries: (await app.stats()).queries, cpu: await cpuMs(app.pid), db: await cpuMs(databasePid) };
+      const sample = async () => ({
+        queries: (await app.stats()).queries,
+        cpu: await cpuMs(app.pid),
+        db: await cpuMs(databasePid),
+      });
+      const before = await sample();
       const answered = await load(app.url + path, seconds);
       await database.settle(30_000);
-      const after = { queries: (await app.stats()).queries, cpu: await cpuMs(app.pid), db: await cpuMs(databasePid) };
+      const after = await sample();
       const per = (value: number) => value / answered.count;
       const round: RoundFigures = {
         rps: answered.rps,

@@ -18,8 +18,8 @@ export class BackgroundRun {
   controller: object | undefined;
   private arrival: (() => void) | undefined;
   private doorState: 'closed' | 'open' | 'refused' = 'closed';
-  /** Made when the handler arrives at a closed door; most promises of a run are per request, so not this one. */
-  private door: { promise: Promise<void>; open: () => void; refuse: (error: Error) => void } | undefined;
+  /** The door's resolvers, once a handler waits at it: only a handler that arrives at a closed door needs one. */
+  private door: { open: () => void; refuse: (error: Error) => void } | undefined;
 
   constructor(
     readonly rid: string,
@@ -57,14 +57,7 @@ export class BackgroundRun {
     if (this.doorState === 'refused') {
       return Promise.reject(new BackgroundRunRefusedError());
     }
-    let open!: () => void;
-    let refuse!: (error: Error) => void;
-    const promise = new Promise<void>((resolve, reject) => {
-      open = resolve;
-      refuse = reject;
-    });
-    this.door = { promise, open, refuse };
-    return promise;
+    return new Promise<void>((open, refuse) => (this.door = { open, refuse }));
   }
 
   open(): void {

@@ -18,10 +18,7 @@ export class HandlerResult {
   private error: { reason: unknown } | undefined;
   private readonly subscription: Subscription;
   private isSettled = false;
-  private settledListeners: Array<() => void> = [];
-  private markSettled!: () => void;
-  /** Resolves when the observable has completed or failed, or was cancelled. */
-  readonly settled = new Promise<void>((resolve) => (this.markSettled = resolve));
+  private readonly settledListeners: Array<() => void> = [];
   private handedOver = false;
   private markHandedOver: (() => void) | undefined;
 
@@ -46,6 +43,11 @@ export class HandlerResult {
     } else {
       this.settledListeners.push(listener);
     }
+  }
+
+  /** Resolves when the observable has completed or failed, or was cancelled. */
+  get settled(): Promise<void> {
+    return new Promise((resolve) => this.onSettled(resolve));
   }
 
   /** The last value, as Nest takes it (`lastValueFrom`), or the error. */
@@ -91,7 +93,6 @@ export class HandlerResult {
       return;
     }
     this.isSettled = true;
-    this.markSettled();
     for (const listener of this.settledListeners.splice(0)) {
       listener();
     }

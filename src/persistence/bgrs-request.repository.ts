@@ -31,11 +31,12 @@ function placeholders(count: number): string {
   return Array(count).fill('?').join(', ');
 }
 
-/** `(?, ?), (?, ?)`: the placeholders of a multi-row VALUES list. */
-function rowsOf(rows: unknown[], columns: number): string {
-  return Array(rows.length)
-    .fill(`(${placeholders(columns)})`)
+/** One multi-row INSERT into `table` (a constant, as are its `columns`): each row holds its columns' values, in order. */
+function insertInto(table: string, columns: string[], rows: unknown[][]): PoolStatement {
+  const values = Array(rows.length)
+    .fill(`(${placeholders(columns.length)})`)
     .join(', ');
+  return { sql: `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${values}`, parameters: rows.flat() };
 }
 
 /** A text caller id as `bgrs_owners.owner` keeps it; bytes, so that no connection charset converts it. */
@@ -183,16 +184,17 @@ export class BgrsRequestRepository {
   private async insertMany(requests: NewBgrsRequest[]): Promise<void> {
     const { createdDt } = this.dateColumns;
     const owners = requests.flatMap(({ rid, userId }) =>
-      typeof userId === 'string' ? [{ rid, owner: ownerBytes(userId) }] : [],
+      typeof userId === 'string' ? [[rid, ownerBytes(userId)]] : [],
     );
     const leases = requests.flatMap(({ rid, instanceId }) => (instanceId ? [[rid, instanceId]] : []));
     const jobs = requests.flatMap(({ rid, job }) =>
       job ? [[rid, job.rerun ? 1 : 0, job.queuedAt, job.envelope]] : [],
     );
-    const statements: PoolStatement[] = [
-      {
-        sql: `INSERT INTO bgrs_requests (rid, user_id, name, status_id, created_dt, progress) VALUES ${rowsOf(requests, 6)}`,
-        parameters: requests.flatMap((request) => [
+    const statements = [
+      insertInto(
+        'bgrs_requests',
+        ['rid', 'user_id', 'name', 'status_id', 'created_dt', 'progress'],
+        requests.map((request) => [
           request.rid,
           typeof request.userId === 'number' ? request.userId : null,
           request.name.slice(0, BGRS_NAME_MAX_LENGTH),
@@ -200,25 +202,16 @@ export class BgrsRequestRepository {
           this.dataSource.driver.preparePersistentValue(toSecond(request.createdAt), createdDt),
           '0.00',
         ]),
-      },
+      ),
     ];
     if (leases.length > 0) {
-      statements.push({
-        sql: `INSERT INTO bgrs_leases (rid, instance_id) VALUES ${rowsOf(leases, 2)}`,
-        parameters: leases.flat(),
-      });
+      statements.push(insertInto('bgrs_leases', ['rid', 'instance_id'], leases));
     }
     if (jobs.length > 0) {
-      statements.push({
-        sql: `INSERT INTO bgrs_jobs (rid, rerun, queued_at, envelope) VALUES ${rowsOf(jobs, 4)}`,
-        parameters: jobs.flat(),
-      });
+      statements.push(insertInto('bgrs_jobs', ['rid', 'rerun', 'queued_at', 'envelope'], jobs));
     }
     if (owners.length > 0) {
-      statements.push({
-        sql: `INSERT INTO bgrs_owners (rid, owner) VALUES ${rowsOf(owners, 2)}`,
-        parameters: owners.flatMap(({ rid, owner }) => [rid, owner]),
-      });
+      statements.push(insertInto('bgrs_owners', ['rid', 'owner'], owners));
     }
     await this.poolTransaction(statements);
   }
@@ -245,14 +238,12 @@ export class BgrsRequestRepository {
   /** One INSERT of details rows, in the transaction of `manager` (a queue worker's start writes them with it). */
   async insertDetailsWith(manager: EntityManager, rows: NewBgrsDetail[]): Promise<void> {
     const dt = this.details.metadata.findColumnWithPropertyName('dt')!;
-    await manager.query(
-      `INSERT INTO bgrs_details (rid, dt, details) VALUES ${rowsOf(rows, 3)}`,
-      rows.flatMap((row) => [
-        row.rid,
-        this.dataSource.driver.preparePersistentValue(toSecond(row.at), dt),
-        row.details,
-      ]),
+    const { sql, parameters } = insertInto(
+      'bgrs_details',
+      ['rid', 'dt', 'details'],
+      rows.map((row) => [row.rid, this.dataSource.driver.preparePersistentValue(toSecond(row.at), dt), row.details]),
     );
+    await manager.query(sql, parameters);
   }
 
   /**

@@ -106,28 +106,22 @@ function query(on: Pick<CallbackPool, 'query'>, logger: Logger, sql: string, par
   });
 }
 
-function inTransaction(pool: CallbackPool, logger: Logger, statements: PoolStatement[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    pool.getConnection((connectError, connection) => {
-      if (connectError) {
-        reject(new QueryFailedError('START TRANSACTION', [], connectError));
-        return;
-      }
-      const run = async () => {
-        try {
-          for (const { sql, parameters } of [{ sql: 'START TRANSACTION', parameters: [] }, ...statements]) {
-            await query(connection, logger, sql, parameters);
-          }
-          await query(connection, logger, 'COMMIT', []);
-        } catch (error) {
-          // Whatever ROLLBACK meets, the connection goes back: the pool drops one that broke.
-          await query(connection, logger, 'ROLLBACK', []).catch(() => undefined);
-          throw error;
-        } finally {
-          connection.release();
-        }
-      };
-      run().then(resolve, reject);
-    });
+async function inTransaction(pool: CallbackPool, logger: Logger, statements: PoolStatement[]): Promise<void> {
+  const connection = await new Promise<CallbackConnection>((resolve, reject) => {
+    pool.getConnection((error, connection) =>
+      error ? reject(new QueryFailedError('START TRANSACTION', [], error)) : resolve(connection),
+    );
   });
+  try {
+    for (const { sql, parameters } of [{ sql: 'START TRANSACTION', parameters: [] }, ...statements]) {
+      await query(connection, logger, sql, parameters);
+    }
+    await query(connection, logger, 'COMMIT', []);
+  } catch (error) {
+    // Whatever ROLLBACK meets, the connection goes back: the pool drops one that broke.
+    await query(connection, logger, 'ROLLBACK', []).catch(() => undefined);
+    throw error;
+  } finally {
+    connection.release();
+  }
 }
